@@ -1,0 +1,49 @@
+"""Load and validate the pipeline YAML, reporting errors by the key that is wrong."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from aggregator_assets.config.models import PipelineConfig
+
+CONFIG_ENV_VAR = "AGGREGATOR_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The pipeline config file is missing, not YAML, or fails validation."""
+
+
+def default_config_path() -> Path:
+    """$AGGREGATOR_CONFIG if set, else the demo config shipped with the package."""
+    env = os.environ.get(CONFIG_ENV_VAR)
+    return Path(env) if env else Path(__file__).with_name("pipeline.yaml")
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_pipeline_config(data: object, source: str = "<config>") -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"  {_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"invalid pipeline config {source}:\n" + "\n".join(problems)) from None
+
+
+def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
+    path = Path(path) if path else default_config_path()
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from None
+    return parse_pipeline_config(data, str(path))

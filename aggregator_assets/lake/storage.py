@@ -1,0 +1,158 @@
+"""One lake API over local folders and S3, so assets never know where they run.
+
+Every file is written under `_staging/` first and moved into place only when complete: a local
+rename, or an S3 server-side copy, makes it appear whole or not at all. A crashed run leaves at
+most an orphan in `_staging/`, which no reader looks at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+STAGING_DIR = "_staging"
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
+
+
+@dataclass(frozen=True)
+class S3Options:
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+
+
+class Lake:
+    """A lake rooted at a local folder or an `s3://bucket/prefix` URL."""
+
+    def __init__(self, url: str, s3: S3Options | None = None):
+        self.url = url.rstrip("/")
+        if self.url.startswith("s3://"):
+            s3 = s3 or S3Options()
+            scheme = "http" if (s3.endpoint_url or "").startswith("http://") else "https"
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                endpoint_override=s3.endpoint_url,
+                scheme=scheme,
+                region=s3.region or "us-east-1",
+                access_key=s3.access_key,
+                secret_key=s3.secret_key,
+                session_token=s3.session_token,
+                allow_bucket_creation=False,
+                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=5),
+            )
+            self.root = self.url[len("s3://") :]
+        else:
+            local = Path(self.url).expanduser().resolve()
+            local.mkdir(parents=True, exist_ok=True)
+            self.fs = pafs.LocalFileSystem()
+            self.root = local.as_posix()
+            self.url = self.root
+
+    @property
+    def is_s3(self) -> bool:
+        return isinstance(self.fs, pafs.S3FileSystem)
+
+    def path(self, relative: str) -> str:
+        return posixpath.join(self.root, relative) if relative else self.root
+
+    def uri(self, relative: str) -> str:
+        """What a user pastes into DuckDB or `aws s3 ls` to find this path."""
+        full = self.path(relative)
+        return f"s3://{full}" if self.is_s3 else full
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def exists(self, relative: str) -> bool:
+        return self.fs.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
+
+    def list_files(self, relative: str, suffix: str = "", recursive: bool = False) -> list[str]:
+        """Relative paths of files under a folder, sorted; [] when the folder does not exist."""
+        selector = pafs.FileSelector(self.path(relative), allow_not_found=True, recursive=recursive)
+        prefix_len = len(self.root) + 1
+        return sorted(
+            info.path[prefix_len:]
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and info.path.endswith(suffix)
+        )
+
+    def read_bytes(self, relative: str) -> bytes:
+        with self.fs.open_input_stream(self.path(relative)) as stream:
+            return stream.read()
+
+    def read_table(self, relative: str, **kwargs) -> pa.Table:
+        return pq.read_table(self.path(relative), filesystem=self.fs, **kwargs)
+
+    def parquet_file(self, relative: str) -> pq.ParquetFile:
+        return pq.ParquetFile(self.fs.open_input_file(self.path(relative)))
+
+    def dataset(self, relative: str) -> ds.Dataset:
+        """A Hive-partitioned dataset over a table folder; staging and dotfiles are ignored."""
+        return ds.dataset(
+            self.path(relative),
+            filesystem=self.fs,
+            format="parquet",
+            partitioning="hive",
+            ignore_prefixes=[".", "_"],
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _staging_path(self, suffix: str) -> str:
+        return self.path(f"{STAGING_DIR}/{uuid.uuid4().hex}{suffix}")
+
+    def _publish(self, staged: str, relative: str) -> None:
+        final = self.path(relative)
+        self.fs.create_dir(posixpath.dirname(final), recursive=True)
+        self.fs.move(staged, final)
+
+    def _discard(self, staged: str) -> None:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.fs.delete_file(staged)
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        staged = self._staging_path(posixpath.splitext(relative)[1])
+        self.fs.create_dir(posixpath.dirname(staged), recursive=True)
+        try:
+            with self.fs.open_output_stream(staged) as out:
+                out.write(data)
+            self._publish(staged, relative)
+        except BaseException:
+            self._discard(staged)
+            raise
+
+    @contextlib.contextmanager
+    def parquet_writer(
+        self, relative: str, schema: pa.Schema, metadata: dict[str, str] | None = None
+    ) -> Iterator[pq.ParquetWriter]:
+        """Stream row groups into a file that appears at `relative` only if the block succeeds."""
+        if metadata:
+            schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
+        staged = self._staging_path(".parquet")
+        self.fs.create_dir(posixpath.dirname(staged), recursive=True)
+        try:
+            with pq.ParquetWriter(staged, schema, filesystem=self.fs, **PARQUET_OPTIONS) as w:
+                yield w
+            self._publish(staged, relative)
+        except BaseException:
+            self._discard(staged)
+            raise
+
+    def write_table(
+        self, relative: str, table: pa.Table, metadata: dict[str, str] | None = None
+    ) -> None:
+        with self.parquet_writer(relative, table.schema, metadata) as writer:
+            writer.write_table(table, row_group_size=256 * 1024)
+
+    def delete(self, relative: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(relative))
