@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 
 from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition
@@ -13,13 +14,15 @@ DAY_KEY_FORMAT = "%Y-%m-%d"
 
 
 @cache
-def _start() -> str:
-    return load_pipeline_config().partitions_start.strftime(HOUR_KEY_FORMAT)
+def _configured_start() -> datetime:
+    return load_pipeline_config().partitions_start
 
 
-def hourly_partitions(start: str | None = None) -> HourlyPartitionsDefinition:
-    return HourlyPartitionsDefinition(start_date=start or _start(), timezone="UTC")
+def hourly_partitions(start: datetime | None = None) -> HourlyPartitionsDefinition:
+    start = start or _configured_start()
+    return HourlyPartitionsDefinition(start_date=start.strftime(HOUR_KEY_FORMAT), timezone="UTC")
 
 
-def daily_partitions(start: str | None = None) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(start_date=(start or _start())[:10], timezone="UTC")
+def daily_partitions(start: datetime | None = None) -> DailyPartitionsDefinition:
+    start = start or _configured_start()
+    return DailyPartitionsDefinition(start_date=start.strftime(DAY_KEY_FORMAT), timezone="UTC")

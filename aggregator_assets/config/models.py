@@ -130,7 +130,7 @@ class TopicConfig(_Strict):
         for name in self.fields:
             if not _IDENTIFIER_RE.match(name):
                 raise ValueError(f"fields.{name}: field names must be identifiers ([A-Za-z_]\\w*)")
-            if name in RESERVED_COLUMNS:
+            if name in RESERVED_COLUMNS or name.startswith("__"):
                 raise ValueError(f"fields.{name}: the name is reserved for a pipeline column")
         known = set(self.fields)
         refs = [("event_time.field", self.event_time.field), ("key_field", self.key_field)]
@@ -147,7 +147,7 @@ class TopicConfig(_Strict):
         if self.event_time.format != "iso8601" and self.fields[self.event_time.field].type not in (
             NUMERIC_TYPES
         ):
-            raise ValueError(f"event_time.field: epoch formats need a numeric field")
+            raise ValueError("event_time.field: epoch formats need a numeric field")
         if len({w.seconds for w in self.windows}) != len(self.windows):
             raise ValueError("windows: the same size is listed twice")
         return self

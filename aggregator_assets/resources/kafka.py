@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
 
 from dagster import ConfigurableResource
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from pydantic import Field
 
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class KafkaResource(ConfigurableResource):
     bootstrap_servers: str = Field(description="Comma-separated host:port list.")
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
+    security_protocol: str = Field(default="PLAINTEXT", description=" | ".join(SECURITY_PROTOCOLS))
+    sasl_mechanism: str | None = Field(default=None, description=" | ".join(SASL_MECHANISMS))
     sasl_username: str | None = None
     sasl_password: str | None = Field(default=None, description="Give as EnvVar.")
     ssl_cafile: str | None = None
@@ -36,6 +35,10 @@ class KafkaResource(ConfigurableResource):
 
     def client_config(self) -> dict:
         """Settings shared by consumer, producer and admin clients (kafka-python names)."""
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(f"kafka security_protocol must be one of {SECURITY_PROTOCOLS}")
+        if self.sasl_mechanism not in (None, *SASL_MECHANISMS):
+            raise ValueError(f"kafka sasl_mechanism must be one of {SASL_MECHANISMS}")
         config: dict = {
             "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
             "client_id": self.client_id,
@@ -64,7 +67,7 @@ class KafkaResource(ConfigurableResource):
             **self.client_config(),
             group_id=None,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset="none",  # a jump past lost offsets must raise, never skip
             fetch_max_bytes=self.fetch_max_bytes,
             max_partition_fetch_bytes=self.max_partition_fetch_bytes,
             consumer_timeout_ms=self.request_timeout_ms,

@@ -1,0 +1,59 @@
+"""Resources per environment, chosen in one place by $AGGREGATOR_ENV (default: local).
+
+- local: the lake in ./data/lake (or $LAKE_URL), Kafka at $KAFKA_BOOTSTRAP_SERVERS
+  (default the demo broker on 127.0.0.1:9092).
+- production: every setting from the environment, secrets through EnvVar so they never reach
+  the run config, logs or metadata.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import EnvVar
+from dagster_aws.s3 import S3Resource
+from dagster_duckdb import DuckDBResource
+
+from aggregator_assets.resources import KafkaResource, LakeResource
+
+DEFAULT_LAKE = "data/lake"
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def _s3() -> S3Resource:
+    return S3Resource(
+        endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=EnvVar("AWS_ACCESS_KEY_ID")
+        if "AWS_ACCESS_KEY_ID" in os.environ
+        else None,
+        aws_secret_access_key=(
+            EnvVar("AWS_SECRET_ACCESS_KEY") if "AWS_SECRET_ACCESS_KEY" in os.environ else None
+        ),
+    )
+
+
+def _kafka() -> KafkaResource:
+    secured = os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    return KafkaResource(
+        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        security_protocol=secured,
+        sasl_mechanism=os.environ.get("KAFKA_SASL_MECHANISM"),
+        sasl_username=os.environ.get("KAFKA_SASL_USERNAME"),
+        sasl_password=EnvVar("KAFKA_SASL_PASSWORD")
+        if "KAFKA_SASL_PASSWORD" in os.environ
+        else None,
+        ssl_cafile=os.environ.get("KAFKA_SSL_CAFILE"),
+        ssl_certfile=os.environ.get("KAFKA_SSL_CERTFILE"),
+        ssl_keyfile=os.environ.get("KAFKA_SSL_KEYFILE"),
+        ssl_password=EnvVar("KAFKA_SSL_PASSWORD") if "KAFKA_SSL_PASSWORD" in os.environ else None,
+    )
+
+
+def resources_for_environment() -> dict:
+    lake_url = os.environ.get("LAKE_URL", DEFAULT_LAKE)
+    return {
+        "kafka": _kafka(),
+        "lake": LakeResource(url=lake_url, s3=_s3()),
+        "duckdb": DuckDBResource(database=os.environ.get("DUCKDB_PATH", "data/lake.duckdb")),
+    }
