@@ -77,12 +77,15 @@ def fetch_new_records(
     consumer: KafkaConsumer,
     topic: str,
     landed: dict[int, tuple[int, Fingerprint | None]],
-    slice_records: int = 250_000,
+    slice_records: int = 200_000,
+    max_buffered: int = 300_000,
     stall_timeout_s: float = 60.0,
 ) -> Iterator[FetchedSlice]:
     """Yield every record after what the lake holds, up to each partition's high watermark.
 
     `landed` maps partition -> (next offset to ingest, fingerprint of the record before it).
+    Memory is bounded: a slice is cut at `slice_records`, and whenever more than `max_buffered`
+    records wait across partitions, the fullest partition is cut early.
     """
     partition_ids = consumer.partitions_for_topic(topic)
     if not partition_ids:

@@ -15,8 +15,8 @@ and why records the broker has since lost are still in the lake.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -135,35 +135,36 @@ class Landing:
 
     def write(self, slice_id: SliceId, decoded: DecodedBatch, last: Fingerprint) -> Commit:
         """Write the pieces of a slice, then its commit marker (which makes it count)."""
-        valid, bad = _with_hour_names(decoded.valid), _with_hour_names(decoded.quarantine)
-        self._write_pieces("raw", slice_id, valid)
-        self._write_pieces("quarantine", slice_id, bad)
-        quarantine_hours: dict[str, dict[str, int]] = defaultdict(dict)
-        for row in _counts(bad, ["__dir", "reason"]):
-            quarantine_hours[row["__dir"]][row["reason"]] = row["count"]
+        valid, bad = decoded.valid, decoded.quarantine
+        raw_hours, late_hours, quarantine_hours = {}, {}, {}
+        for hour, piece in _split_by_hour(valid):
+            self._write_piece("raw", hour, slice_id, piece)
+            raw_hours[hour] = piece.num_rows
+            late = pc.sum(piece["is_late"]).as_py()
+            if late:
+                late_hours[hour] = late
+        for hour, piece in _split_by_hour(bad):
+            self._write_piece("quarantine", hour, slice_id, piece)
+            counts = piece.group_by("reason").aggregate([([], "count_all")]).to_pylist()
+            quarantine_hours[hour] = {r["reason"]: r["count_all"] for r in counts}
         stamps = pa.chunked_array(
             valid["kafka_timestamp"].chunks + bad["kafka_timestamp"].chunks, UTC_MS
         )
         commit = Commit(
             slice=slice_id,
             last=last,
-            raw_hours={r["__dir"]: r["count"] for r in _counts(valid, ["__dir"])},
-            late_hours={
-                r["__dir"]: r["count"] for r in _counts(valid.filter(valid["is_late"]), ["__dir"])
-            },
-            quarantine_hours=dict(quarantine_hours),
+            raw_hours=raw_hours,
+            late_hours=late_hours,
+            quarantine_hours=quarantine_hours,
             max_event_time=_iso(pc.max(valid["event_time"]).as_py()),
             max_kafka_timestamp=_iso(pc.max(stamps).as_py()),
         )
         self.lake.write_bytes(f"{self.prefix}/commits/{slice_id.name}.json", commit.to_json())
         return commit
 
-    def _write_pieces(self, kind: str, slice_id: SliceId, table: pa.Table) -> None:
-        for name in pc.unique(table["__dir"]).to_pylist():
-            piece = table.filter(pc.equal(table["__dir"], name))
-            self.lake.write_table(
-                self.piece_path(kind, name, slice_id), piece.drop_columns([HOUR_COLUMN, "__dir"])
-            )
+    def _write_piece(self, kind: str, hour: str, slice_id: SliceId, piece: pa.Table) -> None:
+        # Landing pieces are read back once or twice: favour write speed over size.
+        self.lake.write_table(self.piece_path(kind, hour, slice_id), piece, compression="lz4")
 
     def read_piece(self, kind: str, hour: str, covered: CoveredSlice) -> pa.Table:
         path = self.piece_path(kind, hour, covered.slice)
@@ -173,16 +174,16 @@ class Landing:
         return table
 
 
-def _with_hour_names(table: pa.Table) -> pa.Table:
-    names = pc.strftime(table[HOUR_COLUMN], format=f"hour={HOUR_DIR_FORMAT}")
-    return table.append_column("__dir", names)
-
-
-def _counts(table: pa.Table, keys: list[str]) -> list[dict]:
+def _split_by_hour(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """(hour folder name, rows of that hour without the hour column) for each hour present."""
     if table.num_rows == 0:
         return []
-    grouped = table.group_by(keys).aggregate([([], "count_all")])
-    return grouped.rename_columns([*keys, "count"]).to_pylist()
+    hours = table[HOUR_COLUMN]
+    rest = table.drop_columns([HOUR_COLUMN])
+    return [
+        (hour_dir(hour), rest.filter(pc.equal(hours, pa.scalar(hour, hours.type))))
+        for hour in sorted(pc.unique(hours).to_pylist())
+    ]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -132,7 +132,11 @@ class Lake:
 
     @contextlib.contextmanager
     def parquet_writer(
-        self, relative: str, schema: pa.Schema, metadata: dict[str, str] | None = None
+        self,
+        relative: str,
+        schema: pa.Schema,
+        metadata: dict[str, str] | None = None,
+        compression: str = "zstd",
     ) -> Iterator[pq.ParquetWriter]:
         """Stream row groups into a file that appears at `relative` only if the block succeeds."""
         if metadata:
@@ -140,7 +144,8 @@ class Lake:
         staged = self._staging_path(".parquet")
         self.fs.create_dir(posixpath.dirname(staged), recursive=True)
         try:
-            with pq.ParquetWriter(staged, schema, filesystem=self.fs, **PARQUET_OPTIONS) as w:
+            options = {**PARQUET_OPTIONS, "compression": compression}
+            with pq.ParquetWriter(staged, schema, filesystem=self.fs, **options) as w:
                 yield w
             self._publish(staged, relative)
         except BaseException:
@@ -148,9 +153,13 @@ class Lake:
             raise
 
     def write_table(
-        self, relative: str, table: pa.Table, metadata: dict[str, str] | None = None
+        self,
+        relative: str,
+        table: pa.Table,
+        metadata: dict[str, str] | None = None,
+        compression: str = "zstd",
     ) -> None:
-        with self.parquet_writer(relative, table.schema, metadata) as writer:
+        with self.parquet_writer(relative, table.schema, metadata, compression) as writer:
             writer.write_table(table, row_group_size=256 * 1024)
 
     def delete(self, relative: str) -> None:

@@ -79,9 +79,8 @@ class KafkaResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def producer(self, **overrides) -> Iterator[KafkaProducer]:
-        producer = KafkaProducer(
-            **self.client_config(), linger_ms=20, batch_size=512 * 1024, **overrides
-        )
+        settings = {"linger_ms": 20, "batch_size": 512 * 1024} | overrides
+        producer = KafkaProducer(**self.client_config(), **settings)
         try:
             yield producer
         finally:

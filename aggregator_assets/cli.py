@@ -1,0 +1,160 @@
+"""`aggregator-assets`: run the local broker, fill it with demo traffic, check a config.
+
+aggregator-assets broker [--port 9092] [--log FILE]
+aggregator-assets demo [--bootstrap HOST:PORT] [--hours 6] [--rate 50] [--follow]
+                       [--topics NAME ...] [--malformed 0.01] [--late 0.02] [--seed N]
+aggregator-assets config-check [PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from aggregator_assets.config import ConfigError, asset_name, load_pipeline_config
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def _interrupt_on_sigterm() -> None:
+    """Let SIGTERM stop a foreground command the way Ctrl-C does."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_broker(args: argparse.Namespace) -> int:
+    from aggregator_assets.demo.broker import LocalBroker
+
+    broker = LocalBroker(args.port, args.log).start()
+    print(f"broker listening on {broker.bootstrap} (Ctrl-C to stop)", flush=True)
+    _interrupt_on_sigterm()
+    try:
+        code = broker.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        broker.stop()
+    return code
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from aggregator_assets.demo.producer import produce_demo
+    from aggregator_assets.resources.kafka import KafkaResource
+
+    config = load_pipeline_config(args.config)
+    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    end = datetime.now(timezone.utc)
+    start = end - timedelta(hours=args.hours)
+    print(
+        f"producing {args.hours:g}h of demo traffic ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC)"
+        f" at {args.rate:g} events/s to {args.bootstrap}, seed {seed}"
+        + (", then live until Ctrl-C" if args.follow else ""),
+        file=sys.stderr,
+    )
+    _interrupt_on_sigterm()
+    stats = produce_demo(
+        KafkaResource(bootstrap_servers=args.bootstrap),
+        config,
+        topics=args.topics,
+        start=start,
+        end=end,
+        rate=args.rate,
+        malformed=args.malformed,
+        late=args.late,
+        seed=seed,
+        follow=args.follow,
+        partitions=args.partitions,
+        progress=not args.quiet,
+    )
+    for name, s in stats.items():
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.malformed.items())) or "none"
+        print(f"{name}: {s.total} records ({s.valid} valid, {s.late} late, malformed: {kinds})")
+    return 0
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_pipeline_config(args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"partitions start {config.partitions_start:%Y-%m-%d %H:%M} UTC")
+    for topic in config.topics:
+        name = topic.asset_name
+        windows = [f"windows_{name}_{w.name}" for w in topic.windows]
+        print(f"{topic.name} (key {topic.key_field}, event time {topic.event_time.field})")
+        print(f"  assets: {', '.join([f'kafka_{name}', f'raw_{name}', *windows])}")
+    if config.trips:
+        source = asset_name(str(config.trips.get("source_topic", "")))
+        print(f"trips (from raw_{source}): trip_summaries, vehicle_data_lake")
+    return 0
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aggregator-assets", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    broker = commands.add_parser("broker", help="run the bundled local Kafka broker")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--log", type=Path, help="append the broker's output to this file")
+    broker.set_defaults(run=run_broker)
+
+    demo = commands.add_parser("demo", help="produce realistic demo traffic to the topics")
+    demo.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or %(default)s)",
+    )
+    demo.add_argument("--hours", type=_positive, default=6.0, help="backdated hours ending now")
+    demo.add_argument(
+        "--rate", type=_positive, default=50.0, help="events per second of event time, all topics"
+    )
+    demo.add_argument("--follow", action="store_true", help="then keep producing live")
+    demo.add_argument("--topics", nargs="+", metavar="NAME", help="default: every topic")
+    demo.add_argument("--malformed", type=_share, default=0.01, help="share of broken records")
+    demo.add_argument("--late", type=_share, default=0.02, help="share of late records")
+    demo.add_argument("--seed", type=int, help="default: random (printed)")
+    demo.add_argument("--partitions", type=int, default=3, help="for topics it creates")
+    demo.add_argument("--config", type=Path, help="pipeline config (default: $AGGREGATOR_CONFIG)")
+    demo.add_argument("--quiet", action="store_true", help="no progress line")
+    demo.set_defaults(run=run_demo)
+
+    check = commands.add_parser("config-check", help="validate a pipeline config")
+    check.add_argument("path", nargs="?", type=Path, help="default: $AGGREGATOR_CONFIG or packaged")
+    check.set_defaults(run=run_config_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, KeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

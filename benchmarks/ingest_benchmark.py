@@ -1,0 +1,196 @@
+"""Ingest speed against the raw limit: kafka-python's bare fetch vs our end-to-end ingest.
+
+One run, one topic: the script starts the bundled broker (or uses --bootstrap), produces N
+iot-events into a single event hour, then measures in fresh subprocesses, each with its own
+peak RSS:
+  bare   - kafka-python consumer polling every record, nothing else (the raw limit);
+  ingest - our raw asset's work: fetch, decode + validate (DuckDB), landing pieces, hour file.
+Prints records/s of both, the ratio (target >= 0.7) and peak memory (target: a 3M-event hour
+under 1.5 GB, flat in the hour's size).
+
+    .venv/bin/python benchmarks/ingest_benchmark.py --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
+
+
+def _progress(done: int, total: int, started: float, what: str) -> None:
+    rate = done / max(time.monotonic() - started, 1e-9)
+    print(f"\r  {what}: {done:,}/{total:,} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+
+def produce(bootstrap: str, topic: str, events: int, partitions: int) -> None:
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, batch_size=1 << 20)
+    template = (
+        '{"event_duration": %.3f, "device_type": "thermostat", "device_id": "dev-%04d",'
+        ' "timestamp": "%s", "location": "building-%d", "value": %.4f, "unit": "C",'
+        ' "battery_level": %d, "signal_strength": %d, "metadata": {"fw": "2.1.%d", "tags": ["a"]}}'
+    )
+    started = time.monotonic()
+    step = 3600 / events
+    for i in range(events):
+        at = HOUR + timedelta(seconds=i * step)
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        value = template % (
+            i % 97 / 10,
+            i % 500,
+            stamp,
+            i % 7,
+            (i % 1000) / 7,
+            i % 101,
+            -40 - i % 70,
+            i % 9,
+        )
+        producer.send(
+            topic,
+            value=value.encode(),
+            key=b"dev-%04d" % (i % 500),
+            timestamp_ms=int(at.timestamp() * 1000) + 1500,
+        )
+        if i % 50_000 == 0:
+            _progress(i, events, started, "producing")
+    producer.flush()
+    producer.close()
+    _progress(events, events, started, "producing")
+    print(file=sys.stderr)
+
+
+def run_bare(bootstrap: str, topic: str, events: int) -> dict:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 << 20,
+        max_partition_fetch_bytes=16 << 20,
+    )
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    started, seen = time.monotonic(), 0
+    while seen < events:
+        for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
+            seen += len(records)
+    return {"records": seen, "seconds": time.monotonic() - started}
+
+
+def run_ingest(bootstrap: str, topic: str, events: int) -> dict:
+    from aggregator_assets.config.loader import parse_pipeline_config, load_pipeline_config
+    from aggregator_assets.ingest.advance import advance_landing
+    from aggregator_assets.ingest.hours import build_hour
+    from aggregator_assets.ingest.landing import Landing, compute_cover
+    from aggregator_assets.lake import Lake
+    from aggregator_assets.resources import KafkaResource
+
+    demo = load_pipeline_config().model_dump(mode="json")
+    iot = next(t for t in demo["topics"] if t["name"] == "iot-events") | {"name": topic}
+    config = parse_pipeline_config({"partitions_start": "2026-11-01T00:00:00Z", "topics": [iot]})
+    lake = Lake(tempfile.mkdtemp(prefix="bench-lake-"))
+    landing = Landing(lake, topic)
+    kafka = KafkaResource(bootstrap_servers=bootstrap)
+    started = time.monotonic()
+    with kafka.consumer() as consumer:
+        advanced = advance_landing(consumer, landing, config.topics[0], config.partitions_start)
+    fetched = time.monotonic()
+    hour = build_hour(lake, landing, config.topics[0], HOUR, compute_cover(landing.commits()))
+    done = time.monotonic()
+    assert advanced.records == events and hour.rows == events, (advanced.records, hour.rows)
+    return {
+        "records": hour.rows,
+        "seconds": done - started,
+        "landing_seconds": fetched - started,
+        "hour_file_seconds": done - fetched,
+    }
+
+
+def child(mode: str, bootstrap: str, topic: str, events: int) -> None:
+    result = (run_bare if mode == "bare" else run_ingest)(bootstrap, topic, events)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(mode: str, bootstrap: str, topic: str, events: int) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--events",
+            str(events),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--bootstrap", help="use this Kafka instead of starting the bundled broker")
+    parser.add_argument("--topic")
+    parser.add_argument("--child", choices=["bare", "ingest"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.bootstrap, args.topic, args.events)
+        return
+
+    from aggregator_assets.demo.broker import LocalBroker
+
+    broker = None if args.bootstrap else LocalBroker().start()
+    bootstrap = args.bootstrap or broker.bootstrap
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        print(
+            f"{args.events:,} iot-events in one hour, {args.partitions} partitions, broker {bootstrap}"
+        )
+        produce(bootstrap, topic, args.events, args.partitions)
+        print("  measuring bare kafka-python fetch ...", file=sys.stderr)
+        bare = measure("bare", bootstrap, topic, args.events)
+        print("  measuring our ingest ...", file=sys.stderr)
+        ours = measure("ingest", bootstrap, topic, args.events)
+    finally:
+        if broker:
+            broker.stop()
+    bare_rate = bare["records"] / bare["seconds"]
+    our_rate = ours["records"] / ours["seconds"]
+    print(f"bare fetch : {bare_rate:>10,.0f} records/s  peak RSS {bare['peak_rss_mb']:,.0f} MB")
+    print(
+        f"our ingest : {our_rate:>10,.0f} records/s  peak RSS {ours['peak_rss_mb']:,.0f} MB"
+        f"  (landing {ours['landing_seconds']:.1f}s, hour file {ours['hour_file_seconds']:.1f}s)"
+    )
+    print(f"ratio ours/bare: {our_rate / bare_rate:.2f}  (target >= 0.70)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
