@@ -1,0 +1,59 @@
+"""A picture of an hour of windows for the asset's metadata: mean with the min-max band.
+
+Uses matplotlib's object API with the Agg canvas (no pyplot, no global backend switch), so it is
+safe in any worker process.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def _top_keys(windows: pa.Table, key_field: str, n: int) -> list[object]:
+    valid = windows.filter(pc.is_valid(windows[key_field]))
+    totals = valid.group_by(key_field).aggregate([("event_count", "sum")])
+    totals = totals.sort_by([("event_count_sum", "descending"), (key_field, "ascending")])
+    return totals[key_field].to_pylist()[:n]
+
+
+def plot_windows_png(
+    windows: pa.Table, key_field: str, fields: list[str], max_keys: int = 3, max_fields: int = 3
+) -> bytes | None:
+    """PNG of mean (line) and min..max (band) per window for the busiest keys; None if empty."""
+    fields = [f for f in fields if pc.count(windows[f"mean_{f}"]).as_py()][:max_fields]
+    keys = _top_keys(windows, key_field, max_keys)
+    if not fields or not keys:
+        return None
+    figure = Figure(figsize=(8, 2.2 * len(fields)), dpi=72, layout="constrained")
+    axes = figure.subplots(len(fields), 1, sharex=True, squeeze=False)[:, 0]
+    for key in keys:
+        rows = windows.filter(pc.equal(windows[key_field], key)).sort_by("window_start")
+        x = rows["window_start"].to_pandas()
+        for ax, name in zip(axes, fields, strict=True):
+            mean = rows[f"mean_{name}"].to_numpy(zero_copy_only=False)
+            (line,) = ax.plot(x, mean, label=str(key), linewidth=1.2)
+            ax.fill_between(
+                x,
+                rows[f"min_{name}"].to_numpy(zero_copy_only=False),
+                rows[f"max_{name}"].to_numpy(zero_copy_only=False),
+                color=line.get_color(),
+                alpha=0.2,
+                linewidth=0,
+            )
+            ax.set_ylabel(name)
+    axes[0].legend(loc="upper right", fontsize="small", title=key_field)
+    axes[-1].set_xlabel("window start (UTC)")
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def markdown_image(png: bytes, alt: str = "plot") -> str:
+    """Markdown the Dagster UI renders inline (its sanitizer allows data: image sources)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

@@ -1,0 +1,145 @@
+"""The pure window transform against an independent pandas computation, and the checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from windows_testdata import make_raw_hour, pandas_window_stats
+
+from aggregator_assets.windows import (
+    check_windows,
+    compute_window_stats,
+    merge_outcomes,
+    plot_windows_png,
+    quote_identifier,
+    window_stats_sql,
+)
+from aggregator_assets.windows.columns import key_columns
+from aggregator_assets.windows.compute import empty_raw_table
+
+HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
+EXACT = ("event_count", "count_", "min_", "max_", "median_")
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return df.sort_values([*keys, "window_start"], na_position="last").reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("topic_name", "size"),
+    [("iot-events", 60), ("iot-events", 300), ("observatory.telemetry", 1), ("vehicle-can", 60)],
+)
+def test_matches_pandas(pipeline_config, topic_name, size):
+    topic = pipeline_config.topic(topic_name)
+    raw = make_raw_hour(topic, HOUR, rows=20_000, devices=7, seed=size)
+    ours = compute_window_stats(raw, topic, size)
+    keys = key_columns(topic)
+    got = _sorted(ours.to_pandas(), keys)
+    want = _sorted(pandas_window_stats(raw, topic, size), keys)
+    assert list(got.columns) == ours.schema.names
+    assert len(got) == len(want)
+    for key in [*keys, "window_start", "window_end"]:
+        pd.testing.assert_series_equal(got[key], want[key], check_dtype=False)
+    for column in got.columns.drop([*keys, "window_start", "window_end"]):
+        a, b = got[column].to_numpy(float), want[column].to_numpy(float)
+        if column.startswith(EXACT) or column in topic.domain_counts:
+            assert np.array_equal(a, b, equal_nan=True), column
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=column)
+
+
+def test_iot_consumer_columns_exist(pipeline_config):
+    topic = pipeline_config.topic("iot-events")
+    names = compute_window_stats(empty_raw_table(topic), topic, 60).schema.names
+    required = [
+        *["window_start", "window_end", "device_id", "device_type", "location", "unit"],
+        *["avg_value", "event_count", "min_value", "max_value", "stddev_value"],
+        *["avg_event_duration", "avg_battery_level", "avg_signal_strength"],
+        *["low_battery_count", "weak_signal_count"],
+    ]
+    assert set(required) <= set(names)
+
+
+def test_windows_are_epoch_aligned_and_nan_is_missing(pipeline_config):
+    topic = pipeline_config.topic("observatory.telemetry")
+    times = [HOUR + timedelta(seconds=s) for s in (0.5, 59.9, 60.0, 61)]
+    raw = pa.table(
+        {
+            "source": ["a"] * 4,
+            **{f"value{i}": [1.0, float("nan"), None, 3.0] for i in range(1, 7)},
+            "ts": [0] * 4,
+            "event_time": pa.array(times, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    out = compute_window_stats(raw, topic, 60).to_pylist()
+    assert [(r["window_start"], r["event_count"], r["count_value1"]) for r in out] == [
+        (HOUR, 2, 1),
+        (HOUR + timedelta(minutes=1), 2, 1),
+    ]
+    assert out[1]["mean_value1"] == 3.0 and out[1]["stddev_value1"] is None
+
+
+def test_empty_hour_keeps_schema(pipeline_config):
+    topic = pipeline_config.topic("iot-events")
+    raw = make_raw_hour(topic, HOUR, rows=0)
+    out = compute_window_stats(raw, topic, 60)
+    assert out.num_rows == 0
+    assert out.schema == compute_window_stats(make_raw_hour(topic, HOUR, 10), topic, 60).schema
+
+
+def test_sql_quotes_identifiers_and_keeps_values_out(pipeline_config):
+    assert quote_identifier('we"ird') == '"we""ird"'
+    sql, params = window_stats_sql(pipeline_config.topic("iot-events"))
+    assert '"low_battery_count"' in sql and "$threshold_0" in sql
+    assert "-90" not in sql and params == {"threshold_0": 20.0, "threshold_1": -90.0}
+
+
+def test_checks_catch_planted_faults(pipeline_config):
+    topic = pipeline_config.topic("iot-events")
+    raw = make_raw_hour(topic, HOUR, rows=500)
+    good = compute_window_stats(raw, topic, 60)
+    assert all(o.passed for o in check_windows(good, raw.num_rows, HOUR, "device_id"))
+
+    nulled = raw.set_column(
+        raw.schema.get_field_index("device_id"),
+        "device_id",
+        pa.array([None, *raw["device_id"].to_pylist()[1:]], pa.string()),
+    )
+    late = raw.set_column(
+        raw.schema.get_field_index("event_time"),
+        "event_time",
+        pa.concat_arrays(
+            [
+                pa.array([HOUR + timedelta(hours=2)], pa.timestamp("us", tz="UTC")),
+                raw["event_time"].combine_chunks()[1:],
+            ]
+        ),
+    )
+    failing = {
+        "nulls": check_windows(compute_window_stats(nulled, topic, 60), 500, HOUR, "device_id"),
+        "late": check_windows(compute_window_stats(late, topic, 60), 500, HOUR, "device_id"),
+        "count": check_windows(good, 501, HOUR, "device_id"),
+    }
+    status = {k: {o.name: o.passed for o in v} for k, v in failing.items()}
+    assert status["nulls"] == {
+        "window_counts_match_raw": True,
+        "no_null_keys": False,
+        "windows_inside_hour": True,
+    }
+    assert not status["late"]["windows_inside_hour"]
+    assert not status["count"]["window_counts_match_raw"]
+    merged = {o.name: o for o in merge_outcomes({"h1": failing["nulls"], "h2": failing["late"]})}
+    assert merged["no_null_keys"].metadata["failing_hours"] == ["h1"]
+    assert merged["no_null_keys"].metadata["first_failure"]["null_key_rows"] == 1
+
+
+def test_plot_is_png(pipeline_config):
+    topic = pipeline_config.topic("iot-events")
+    windows = compute_window_stats(make_raw_hour(topic, HOUR, 2000), topic, 60)
+    png = plot_windows_png(windows, "device_id", topic.numeric_fields)
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert plot_windows_png(windows.slice(0, 0), "device_id", topic.numeric_fields) is None
