@@ -14,7 +14,7 @@ from datetime import datetime
 from kafka import KafkaConsumer
 
 from aggregator_assets.config import TopicConfig
-from aggregator_assets.ingest.decode import JsonDecoder
+from aggregator_assets.ingest.decoders import decoder_for
 from aggregator_assets.ingest.fetch import FetchedSlice, fetch_new_records
 from aggregator_assets.ingest.landing import Commit, Landing, SliceId, compute_cover
 
@@ -41,8 +41,9 @@ def advance_landing(
     partitions_start: datetime,
     slice_records: int = 250_000,
     on_slice: Callable[[Commit], None] | None = None,
+    **services: object,
 ) -> AdvanceResult:
-    decoder = JsonDecoder(topic, partitions_start)
+    decoder = decoder_for(topic, partitions_start, **services)
     cover = compute_cover(landing.commits())
     result = AdvanceResult()
 
