@@ -6,19 +6,24 @@ from aggregator_assets.assets.raw import raw_asset
 from aggregator_assets.assets.topics import topic_spec
 from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.assets.windows import window_assets
+from aggregator_assets.automation import apply_automation
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.environments import resources_for_environment
 from aggregator_assets.query import query_assets
+from aggregator_assets.sensors import topic_sensors
 
 config = load_pipeline_config()
 
-defs = Definitions(
-    assets=[
-        *(topic_spec(t) for t in config.topics),
-        *(raw_asset(t, config) for t in config.topics),
-        *window_assets(config),
-        *trip_assets(config),
-        *query_assets(config),
-    ],
-    resources=resources_for_environment(),
+defs = apply_automation(
+    Definitions(
+        assets=[
+            *(topic_spec(t) for t in config.topics),
+            *(raw_asset(t, config) for t in config.topics),
+            *window_assets(config),
+            *trip_assets(config),
+            *query_assets(config),
+        ],
+        sensors=topic_sensors(config),
+        resources=resources_for_environment(),
+    )
 )

@@ -123,9 +123,18 @@ def run_ingest(bootstrap: str, topic: str, events: int) -> dict:
     }
 
 
+def _peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss would include the parent's peak after fork+exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(mode: str, bootstrap: str, topic: str, events: int) -> None:
     result = (run_bare if mode == "bare" else run_ingest)(bootstrap, topic, events)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))
 
 
@@ -158,6 +167,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--bootstrap", help="use this Kafka instead of starting the bundled broker")
     parser.add_argument("--topic")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each side")
     parser.add_argument("--child", choices=["bare", "ingest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -174,22 +184,24 @@ def main() -> None:
             f"{args.events:,} iot-events in one hour, {args.partitions} partitions, broker {bootstrap}"
         )
         produce(bootstrap, topic, args.events, args.partitions)
-        print("  measuring bare kafka-python fetch ...", file=sys.stderr)
-        bare = measure("bare", bootstrap, topic, args.events)
-        print("  measuring our ingest ...", file=sys.stderr)
-        ours = measure("ingest", bootstrap, topic, args.events)
+        bare, ours = [], []
+        for i in range(args.repeat):  # alternate, so machine noise hits both sides alike
+            print(f"  round {i + 1}/{args.repeat}: bare fetch, then our ingest", file=sys.stderr)
+            bare.append(measure("bare", bootstrap, topic, args.events))
+            ours.append(measure("ingest", bootstrap, topic, args.events))
     finally:
         if broker:
             broker.stop()
-    bare_rate = bare["records"] / bare["seconds"]
-    our_rate = ours["records"] / ours["seconds"]
-    print(f"bare fetch : {bare_rate:>10,.0f} records/s  peak RSS {bare['peak_rss_mb']:,.0f} MB")
-    print(
-        f"our ingest : {our_rate:>10,.0f} records/s  peak RSS {ours['peak_rss_mb']:,.0f} MB"
-        f"  (landing {ours['landing_seconds']:.1f}s, hour file {ours['hour_file_seconds']:.1f}s)"
-    )
-    print(f"ratio ours/bare: {our_rate / bare_rate:.2f}  (target >= 0.70)")
-
+    bare_rates = sorted(r["records"] / r["seconds"] for r in bare)
+    our_rates = sorted(r["records"] / r["seconds"] for r in ours)
+    best = max(ours, key=lambda r: r["records"] / r["seconds"])
+    bare_mb = max(r["peak_rss_mb"] for r in bare)
+    our_mb = max(r["peak_rss_mb"] for r in ours)
+    print(f"load average: {os.getloadavg()[0]:.2f} (2 cores)")
+    print(f"bare fetch : best {bare_rates[-1]:>9,.0f} records/s, median {bare_rates[len(bare_rates) // 2]:>9,.0f}  peak RSS {bare_mb:,.0f} MB")
+    print(f"our ingest : best {our_rates[-1]:>9,.0f} records/s, median {our_rates[len(our_rates) // 2]:>9,.0f}  peak RSS {our_mb:,.0f} MB"
+          f"  (best run: landing {best['landing_seconds']:.1f}s, hour file {best['hour_file_seconds']:.1f}s)")
+    print(f"ratio ours/bare: best {our_rates[-1] / bare_rates[-1]:.2f}, median {our_rates[len(our_rates) // 2] / bare_rates[len(bare_rates) // 2]:.2f}  (target >= 0.70)")
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")

@@ -39,7 +39,7 @@ def advance_landing(
     landing: Landing,
     topic: TopicConfig,
     partitions_start: datetime,
-    slice_records: int = 250_000,
+    slice_records: int = 100_000,
     on_slice: Callable[[Commit], None] | None = None,
     **services: object,
 ) -> AdvanceResult:

@@ -50,13 +50,15 @@ class _Partition:
 
 
 def _batch(partition: int, records: list) -> pa.RecordBatch:
+    """Columns of a poll's records; ConsumerRecord is a namedtuple, so zip transposes in C."""
+    columns = list(zip(*records, strict=True))
     return pa.RecordBatch.from_arrays(
         [
-            pa.array([partition] * len(records), pa.int32()),
-            pa.array([r.offset for r in records], pa.int64()),
-            pa.array([r.timestamp for r in records], pa.int64()).cast(RECORDS_SCHEMA[2].type),
-            pa.array([r.key for r in records], pa.binary()),
-            pa.array([r.value for r in records], pa.binary()),
+            pa.nulls(len(records), pa.int32()).fill_null(partition),
+            pa.array(columns[3], pa.int64()),
+            pa.array(columns[4], pa.int64()).cast(RECORDS_SCHEMA[2].type),
+            pa.array(columns[6], pa.binary()),
+            pa.array(columns[7], pa.binary()),
         ],
         schema=RECORDS_SCHEMA,
     )
@@ -77,8 +79,8 @@ def fetch_new_records(
     consumer: KafkaConsumer,
     topic: str,
     landed: dict[int, tuple[int, Fingerprint | None]],
-    slice_records: int = 200_000,
-    max_buffered: int = 300_000,
+    slice_records: int = 100_000,
+    max_buffered: int = 150_000,
     stall_timeout_s: float = 60.0,
 ) -> Iterator[FetchedSlice]:
     """Yield every record after what the lake holds, up to each partition's high watermark.

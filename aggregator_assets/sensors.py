@@ -1,0 +1,456 @@
+"""Topic sensors: watch each Kafka topic and request the raw run of every hour that has closed.
+
+Each tick reads the broker's high watermarks (from a real fetch response: end offsets are not
+trusted) and the landing log's commit markers (small JSON files, never Parquet), then:
+
+- reports an `AssetObservation` on `kafka_<asset>`: end offsets, landed offsets, ingestion lag
+  (offsets on the broker not yet in the lake) and the latest event time landed;
+- requests `raw_<asset>` for each hour that holds landed data, is closed (hour end + allowed
+  lateness <= the topic's event-time watermark) and whose hour file is missing or was built
+  from fewer offsets than have since landed for it (late records). Only the footer of the hour
+  file is read, for its `aggregator.landing_through` offsets;
+- when the landing is behind the broker and nothing else was requested, requests the newest hour
+  closed by the wall clock, because every raw run first lands all new offsets.
+
+The watermark of a partition is the largest event time landed from it; a partition that is
+caught up (or empty) is idle and its watermark is now - lateness, so a quiet partition never
+holds hours open. The topic's watermark is the smallest over its partitions.
+
+Run keys are `<topic>:<hour>:<offsets>` where the offsets are those of the landing through
+which the hour's data is known: the same hour is never requested twice for the same data, and
+late records for it make a new key. The JSON cursor records how far the commits have been
+checked, so a tick only looks at new commits and hours still waiting to close or to be built.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from dagster import (
+    AssetObservation,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from kafka import KafkaConsumer, TopicPartition
+
+from aggregator_assets.assets.topics import topic_asset_key
+from aggregator_assets.config import PipelineConfig, TopicConfig
+from aggregator_assets.ingest.hours import COVER_METADATA_KEY, raw_hour_file
+from aggregator_assets.ingest.landing import HOUR_DIR_FORMAT, Commit, Landing, SliceId
+from aggregator_assets.lake import Lake
+from aggregator_assets.partitions import HOUR_KEY_FORMAT
+from aggregator_assets.resources import KafkaResource, LakeResource
+
+TOPIC_TAG = "aggregator/topic"
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """Bounds of one tick: the daemon must never wait on a slow broker or a huge backlog."""
+
+    interval_s: int = 60
+    tick_budget_s: float = 40.0
+    broker_timeout_s: float = 10.0
+    max_requests_per_tick: int = 24
+
+
+# -- broker --------------------------------------------------------------------------------
+
+
+def read_high_watermarks(
+    kafka: KafkaResource, topic: str, positions: dict[int, int], timeout_s: float
+) -> dict[int, int]:
+    """Partition -> high watermark, from fetch responses at the landed positions.
+
+    Runs on a daemon thread joined with `timeout_s`, so a broker that hangs cannot hang the
+    tick. Raises TimeoutError or the client's error.
+    """
+    out: dict[int, int] = {}
+    failure: list[BaseException] = []
+    timeout_ms = max(1_000, int(timeout_s * 1000))
+
+    def work() -> None:
+        consumer = None
+        try:
+            settings = kafka.client_config() | {"request_timeout_ms": timeout_ms}
+            consumer = KafkaConsumer(
+                **settings,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=100,
+                max_partition_fetch_bytes=64 * 1024,
+                fetch_max_bytes=1024 * 1024,
+                connections_max_idle_ms=max(540_000, timeout_ms + 1),
+            )
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                raise LookupError(f"topic {topic!r} does not exist on the broker")
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, positions.get(tp.partition, 0))
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                consumer.poll(timeout_ms=200, max_records=1)
+                known = {tp.partition: consumer.highwater(tp) for tp in tps}
+                if all(v is not None for v in known.values()):
+                    out.update(known)
+                    return
+            raise TimeoutError(f"no fetch response from every partition of {topic} in time")
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            if consumer is not None:
+                consumer.close()
+
+    thread = threading.Thread(target=work, name=f"highwater-{topic}", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 2)
+    if thread.is_alive():
+        raise TimeoutError(f"the broker did not answer for {topic} within {timeout_s:.0f}s")
+    if failure:
+        raise failure[0]
+    return out
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+@dataclass
+class TopicCursor:
+    """What earlier ticks established; all commits with end <= checked[p] are accounted for."""
+
+    checked: dict[int, int] = field(default_factory=dict)
+    max_event_time: dict[int, str] = field(default_factory=dict)
+    observed: str = ""
+    first_hour: str | None = None  # the earliest hour with landed data
+    filled_through: str | None = None  # every hour from first_hour to this one has a file
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "checked": {str(p): o for p, o in self.checked.items()},
+                "max_event_time": {str(p): t for p, t in self.max_event_time.items()},
+                "observed": self.observed,
+                "first_hour": self.first_hour,
+                "filled_through": self.filled_through,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> TopicCursor:
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        return cls(
+            checked={int(p): o for p, o in raw.get("checked", {}).items()},
+            max_event_time={int(p): t for p, t in raw.get("max_event_time", {}).items()},
+            observed=raw.get("observed", ""),
+            first_hour=raw.get("first_hour"),
+            filled_through=raw.get("filled_through"),
+        )
+
+
+@dataclass
+class TickPlan:
+    run_requests: list[RunRequest]
+    observation: AssetObservation | None
+    cursor: TopicCursor
+    watermark: datetime | None
+
+
+def parse_hour(hour_dir_name: str) -> datetime:
+    return datetime.strptime(hour_dir_name.removeprefix("hour="), HOUR_DIR_FORMAT).replace(
+        tzinfo=timezone.utc
+    )
+
+
+def offsets_text(offsets: dict[int, int]) -> str:
+    return ",".join(f"{p}={o}" for p, o in sorted(offsets.items()))
+
+
+def file_landing_through(lake: Lake, path: str) -> dict[int, int] | None:
+    """The offsets an hour file was built through (footer only), or None if there is no file."""
+    if not lake.exists(path):
+        return None
+    metadata = lake.parquet_file(path).schema_arrow.metadata or {}
+    raw = metadata.get(COVER_METADATA_KEY.encode())
+    return {int(p): o for p, o in json.loads(raw).items()} if raw else {}
+
+
+def topic_watermark(
+    landed_end: dict[int, int],
+    high_watermarks: dict[int, int] | None,
+    max_event_time: dict[int, datetime],
+    now: datetime,
+    lateness: timedelta,
+) -> datetime | None:
+    """The smallest partition watermark; None while a lagging partition has landed nothing."""
+    partitions = set(landed_end) | set(high_watermarks or {})
+    marks: list[datetime] = []
+    for p in partitions:
+        landed = max_event_time.get(p)
+        caught_up = high_watermarks is not None and landed_end.get(p, 0) >= high_watermarks.get(
+            p, 0
+        )
+        if caught_up:
+            marks.append(max(landed, now - lateness) if landed else now - lateness)
+        elif landed is None:
+            return None
+        else:
+            marks.append(min(landed, now))
+    return min(marks) if marks else None
+
+
+def plan_tick(
+    topic: TopicConfig,
+    config: PipelineConfig,
+    lake: Lake,
+    high_watermarks: dict[int, int] | None,
+    cursor: TopicCursor,
+    now: datetime,
+    settings: SensorSettings = SensorSettings(),
+    broker_error: str | None = None,
+    deadline: float | None = None,
+) -> TickPlan:
+    """Decide one tick's run requests and observation from the broker offsets and the landing."""
+    landing = Landing(lake, topic.name)
+    names = lake.list_files(f"{landing.prefix}/commits", ".json")
+    slices = {name: SliceId.parse(name.rsplit("/", 1)[-1]) for name in names}
+    landed_end: dict[int, int] = {}
+    for s in slices.values():
+        landed_end[s.partition] = max(landed_end.get(s.partition, 0), s.end)
+    checked = {p: o for p, o in cursor.checked.items() if o <= landed_end.get(p, 0)}
+    new: list[Commit] = [
+        Commit.from_json(lake.read_bytes(name))
+        for name, s in slices.items()
+        if s.end > checked.get(s.partition, 0)
+    ]
+    event_times = {
+        p: datetime.fromisoformat(t)
+        for p, t in cursor.max_event_time.items()
+        if p in landed_end  # a wiped landing forgets its event times
+    }
+    for c in new:
+        if c.max_event_time:
+            t = datetime.fromisoformat(c.max_event_time)
+            p = c.slice.partition
+            event_times[p] = max(event_times.get(p, t), t)
+
+    watermark = topic_watermark(landed_end, high_watermarks, event_times, now, topic.lateness)
+    # hour -> partition -> the landing end through which that hour's data is known
+    hour_through: dict[str, dict[int, int]] = {}
+    for c in new:
+        for hour in {*c.raw_hours, *c.quarantine_hours}:
+            through = hour_through.setdefault(hour, {})
+            through[c.slice.partition] = max(through.get(c.slice.partition, 0), c.slice.end)
+
+    requests: list[RunRequest] = []
+    unresolved: set[str] = set()
+    for hour in sorted(hour_through):
+        start = parse_hour(hour)
+        if start < config.partitions_start:
+            continue
+        closed = watermark is not None and start + HOUR + topic.lateness <= watermark
+        out_of_time = deadline is not None and time.monotonic() > deadline
+        if not closed or out_of_time or len(requests) >= settings.max_requests_per_tick:
+            unresolved.add(hour)
+            continue
+        needed = hour_through[hour]
+        built = file_landing_through(lake, raw_hour_file(topic.name, start))
+        if built is not None and all(built.get(p, 0) >= o for p, o in needed.items()):
+            continue
+        unresolved.add(hour)
+        requests.append(_raw_request(topic, start, needed, "closed hour" if not built else "late"))
+
+    known_hours = [parse_hour(h) for h in hour_through]
+    if cursor.first_hour:
+        known_hours.append(datetime.fromisoformat(cursor.first_hour))
+    first = min(known_hours) if known_hours else None
+    filled = _fill_gaps(topic, config, lake, cursor, first, watermark, requests, settings, deadline)
+
+    lagging = high_watermarks is not None and any(
+        hw > landed_end.get(p, 0) for p, hw in high_watermarks.items()
+    )
+    clock_hour = _newest_hour_closed_by_clock(now, topic.lateness)
+    behind_clock = watermark is None or watermark < clock_hour + HOUR + topic.lateness
+    if lagging and behind_clock and not requests and clock_hour >= config.partitions_start:
+        requests.append(_raw_request(topic, clock_hour, landed_end, "catch up"))
+
+    for c in new:
+        if unresolved & {*c.raw_hours, *c.quarantine_hours}:
+            p = c.slice.partition
+            landed_end[p] = min(landed_end[p], c.slice.start)
+    next_cursor = TopicCursor(
+        checked={p: max(o, checked.get(p, 0)) for p, o in landed_end.items()},
+        max_event_time={p: t.isoformat() for p, t in event_times.items()},
+        observed=cursor.observed,
+        first_hour=first.isoformat() if first else None,
+        filled_through=filled.isoformat() if filled else None,
+    )
+    ends = dict(sorted(slices_end(slices).items()))
+    observation = _observation(topic, high_watermarks, ends, event_times, watermark, broker_error)
+    shown = {k: v for k, v in observation.metadata.items() if k != "event_time_watermark"}
+    signature = json.dumps({k: repr(v) for k, v in shown.items()}, sort_keys=True)
+    if signature == cursor.observed:
+        observation = None
+    else:
+        next_cursor.observed = signature
+    return TickPlan(requests, observation, next_cursor, watermark)
+
+
+def _fill_gaps(
+    topic: TopicConfig,
+    config: PipelineConfig,
+    lake: Lake,
+    cursor: TopicCursor,
+    first: datetime | None,
+    watermark: datetime | None,
+    requests: list[RunRequest],
+    settings: SensorSettings,
+    deadline: float | None,
+) -> datetime | None:
+    """Request closed hours without any record, so daily readers never wait on a quiet hour.
+
+    Returns the last hour up to which every hour since `first` has a file.
+    """
+    filled = datetime.fromisoformat(cursor.filled_through) if cursor.filled_through else None
+    if first is None or watermark is None:
+        return filled
+    hour = max(filled + HOUR if filled else first, config.partitions_start)
+    requested = {r.partition_key for r in requests}
+    contiguous = True
+    while hour + HOUR + topic.lateness <= watermark:
+        if len(requests) >= settings.max_requests_per_tick or (
+            deadline is not None and time.monotonic() > deadline
+        ):
+            break
+        key = hour.strftime(HOUR_KEY_FORMAT)
+        if lake.exists(raw_hour_file(topic.name, hour)):
+            filled = hour if contiguous else filled
+        else:
+            contiguous = False
+            if key not in requested:
+                requests.append(_raw_request(topic, hour, {}, "empty hour"))
+        hour += HOUR
+    return filled
+
+
+def slices_end(slices: dict[str, SliceId]) -> dict[int, int]:
+    ends: dict[int, int] = {}
+    for s in slices.values():
+        ends[s.partition] = max(ends.get(s.partition, 0), s.end)
+    return ends
+
+
+def _newest_hour_closed_by_clock(now: datetime, lateness: timedelta) -> datetime:
+    edge = now - lateness - HOUR
+    return edge.replace(minute=0, second=0, microsecond=0)
+
+
+def _raw_request(
+    topic: TopicConfig, hour: datetime, offsets: dict[int, int], why: str
+) -> RunRequest:
+    key = hour.strftime(HOUR_KEY_FORMAT)
+    return RunRequest(
+        run_key=f"{topic.name}:{key}:{offsets_text(offsets)}",
+        partition_key=key,
+        tags={TOPIC_TAG: topic.name, "aggregator/reason": why},
+    )
+
+
+def _observation(
+    topic: TopicConfig,
+    high_watermarks: dict[int, int] | None,
+    landed: dict[int, int],
+    event_times: dict[int, datetime],
+    watermark: datetime | None,
+    broker_error: str | None,
+) -> AssetObservation:
+    latest = max(event_times.values()) if event_times else None
+    metadata: dict = {
+        "landed_offsets": MetadataValue.json({str(p): o for p, o in landed.items()}),
+        "latest_event_time": MetadataValue.text(latest.isoformat() if latest else "-"),
+        "event_time_watermark": MetadataValue.text(watermark.isoformat() if watermark else "-"),
+    }
+    if high_watermarks is not None:
+        lag = {str(p): max(0, hw - landed.get(p, 0)) for p, hw in sorted(high_watermarks.items())}
+        metadata |= {
+            "end_offsets": MetadataValue.json({str(p): o for p, o in high_watermarks.items()}),
+            "ingestion_lag": sum(lag.values()),
+            "ingestion_lag_by_partition": MetadataValue.json(lag),
+        }
+    if broker_error:
+        metadata["broker_error"] = MetadataValue.text(broker_error)
+    return AssetObservation(asset_key=topic_asset_key(topic), metadata=metadata)
+
+
+# -- sensors -------------------------------------------------------------------------------
+
+
+def topic_sensor(
+    topic: TopicConfig, config: PipelineConfig, settings: SensorSettings = SensorSettings()
+) -> SensorDefinition:
+    @sensor(
+        name=f"{topic.asset_name}_topic_sensor",
+        asset_selection=[f"raw_{topic.asset_name}"],
+        minimum_interval_seconds=settings.interval_s,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            f"Watches Kafka topic `{topic.name}`: reports offsets and ingestion lag on"
+            f" `kafka_{topic.asset_name}` and requests `raw_{topic.asset_name}` for each closed"
+            " hour not yet built from all its landed records."
+        ),
+    )
+    def _sensor(context: SensorEvaluationContext, kafka: KafkaResource, lake: LakeResource):
+        deadline = time.monotonic() + settings.tick_budget_s
+        store = lake.get_lake()
+        cursor = TopicCursor.from_json(context.cursor)
+        positions = cursor.checked  # fetching at the landed position transfers almost nothing
+        high_watermarks, error = None, None
+        try:
+            high_watermarks = read_high_watermarks(
+                kafka, topic.name, positions, settings.broker_timeout_s
+            )
+        except Exception as exc:  # the tick goes on from the landing alone; the error is shown
+            error = f"{type(exc).__name__}: {exc}"
+            context.log.warning(f"{topic.name}: broker offsets unavailable: {error}")
+        plan = plan_tick(
+            topic,
+            config,
+            store,
+            high_watermarks,
+            cursor,
+            datetime.now(timezone.utc),
+            settings,
+            error,
+            deadline,
+        )
+        for request in plan.run_requests:
+            context.log.info(f"requesting {request.partition_key}: {request.run_key}")
+        return SensorResult(
+            run_requests=plan.run_requests,
+            asset_events=[plan.observation] if plan.observation else [],
+            cursor=plan.cursor.to_json(),
+        )
+
+    return _sensor
+
+
+def topic_sensors(
+    config: PipelineConfig, settings: SensorSettings = SensorSettings()
+) -> list[SensorDefinition]:
+    """One sensor per configured topic (each with its own cursor and time budget)."""
+    return [topic_sensor(t, config, settings) for t in config.topics]

@@ -1,0 +1,122 @@
+"""End to end: dagster-daemon on a Postgres instance (deploy/dagster.yaml) ingests demo traffic
+into the lake with nobody launching a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from aggregator_assets.config import load_pipeline_config
+from aggregator_assets.demo.producer import produce_demo
+from aggregator_assets.lake import Lake
+
+psycopg2 = pytest.importorskip("psycopg2")
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+WAIT_S = 180
+
+
+def _admin(sql: str) -> None:
+    conn = psycopg2.connect(**PG, connect_timeout=5)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def database():
+    try:
+        name = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
+        _admin(f"CREATE DATABASE {name}")
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no Postgres on 127.0.0.1:5432: {exc}")
+    yield name
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(WAIT_S + 120)
+def test_daemon_ingests_closed_hours_without_a_manual_launch(
+    tmp_path, broker, kafka, database, monkeypatch
+):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    lake_url = str(tmp_path / "lake")
+    env = os.environ | {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "",
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "LAKE_URL": lake_url,
+        "DUCKDB_PATH": str(tmp_path / "lake.duckdb"),
+    }
+    config = load_pipeline_config()
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(hours=3)
+    produce_demo(kafka, config, topics=["iot-events"], start=start, end=now, rate=2)
+
+    log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115
+    daemon = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-daemon"),
+            "run",
+            "-m",
+            "aggregator_assets_tests.orchestration.e2e_location",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for name in [k for k in env if k.startswith("DAGSTER_")]:
+            monkeypatch.setenv(name, env[name])
+        instance = DagsterInstance.get()
+        key = AssetKey("raw_iot_events")
+        hours_with_data = {
+            (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0) for h in (1, 2)
+        }
+        wanted = {h.strftime("%Y-%m-%d-%H:00") for h in hours_with_data}
+        deadline = time.monotonic() + WAIT_S
+        materialized: set[str] = set()
+        while time.monotonic() < deadline:
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            materialized = set(instance.get_materialized_partitions(key))
+            if wanted <= materialized:
+                break
+            time.sleep(3)
+        assert wanted <= materialized, (
+            f"materialized {sorted(materialized)}, wanted {sorted(wanted)}\n"
+            + (tmp_path / "daemon.log").read_text()[-3000:]
+        )
+        lake = Lake(lake_url)
+        files = lake.list_files("raw/iot-events", ".parquet", recursive=True)
+        assert len(files) >= len(wanted)
+        ingestion = [r for r in instance.get_runs() if r.tags.get("aggregator/topic")]
+        assert ingestion and all(r.tags.get("dagster/sensor_name") for r in ingestion)
+        instance.dispose()
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
