@@ -26,8 +26,16 @@ def main() -> None:
     graph = defs.resolve_asset_graph()
     assets = list(defs.assets or [])
     instance = DagsterInstance.get()
-    hourly = [k for k in graph.materializable_asset_keys if isinstance(graph.get(k).partitions_def, HourlyPartitionsDefinition)]
-    daily = [k for k in graph.materializable_asset_keys if isinstance(graph.get(k).partitions_def, DailyPartitionsDefinition)]
+    hourly = [
+        k
+        for k in graph.materializable_asset_keys
+        if isinstance(graph.get(k).partitions_def, HourlyPartitionsDefinition)
+    ]
+    daily = [
+        k
+        for k in graph.materializable_asset_keys
+        if isinstance(graph.get(k).partitions_def, DailyPartitionsDefinition)
+    ]
     plan = [(hourly, first.strftime("%Y-%m-%d-%H:00"), last_closed.strftime("%Y-%m-%d-%H:00"))]
     last_full_day = (now - timedelta(days=1)).date()
     if daily and first.date() <= last_full_day:

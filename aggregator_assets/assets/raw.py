@@ -66,7 +66,8 @@ def raw_metadata(
         "hours": MetadataValue.md(
             "| hour | rows | late | quarantined |\n|---|---|---|---|\n"
             + "\n".join(
-                f"| {h.hour:%Y-%m-%d %H}:00 | {h.rows} | {h.late_rows} | {sum(h.quarantined.values())} |"
+                f"| {h.hour:%Y-%m-%d %H}:00 | {h.rows} | {h.late_rows}"
+                f" | {sum(h.quarantined.values())} |"
                 for h in hours
             )
         ),

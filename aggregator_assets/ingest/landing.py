@@ -15,8 +15,8 @@ and why records the broker has since lost are still in the lake.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 import re
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 

@@ -1,6 +1,7 @@
 """Run one raw materialization that stops dead at a chosen point, for the SIGKILL test.
 
-Usage: python -m aggregator_assets_tests.ingest.crash_child TOPIC BOOTSTRAP LAKE PARTITION WHERE READY
+Usage: python -m aggregator_assets_tests.ingest.crash_child \
+    TOPIC BOOTSTRAP LAKE PARTITION WHERE READY
 WHERE is `commit` (pieces landed, commit marker not yet written) or `publish` (an hour file
 fully staged, not yet moved into place). The child touches READY and waits to be killed.
 """

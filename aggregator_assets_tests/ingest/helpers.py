@@ -118,7 +118,8 @@ def lake_contents(lake: Lake, topic: str) -> tuple[pa.Table, pa.Table]:
 def offsets(table: pa.Table | None) -> list[tuple[int, int]]:
     if table is None:
         return []
-    return list(zip(table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist()))
+    partitions, offsets_ = table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist()
+    return list(zip(partitions, offsets_, strict=True))
 
 
 def topic_config(config: PipelineConfig) -> TopicConfig:

@@ -64,7 +64,7 @@ def _assert_exactly_once(lake, topic, sent):
 
 def test_exactly_once_whatever_the_order_of_runs(kafka, local_lake, loaded_topic):
     topic, sent, asset = loaded_topic
-    order = HOUR_KEYS + [HOUR_KEYS[1]] + [HOUR_KEYS[0]]
+    order = [*HOUR_KEYS, HOUR_KEYS[1], HOUR_KEYS[0]]
     random.Random(7).shuffle(order)
     for key in order:
         assert _run(asset, kafka, local_lake, key).success
