@@ -79,7 +79,7 @@ def _window_asset(
         deps=[AssetKey(f"raw_{topic.asset_name}")],
         partitions_def=hourly_partitions(partitions_start),
         backfill_policy=BackfillPolicy.single_run(),
-        kinds={"duckdb", "parquet"},
+        kinds={"numpy", "parquet"},
         check_specs=check_specs,
         description=(
             f"{window.name} tumbling-window statistics of {topic.name} per "

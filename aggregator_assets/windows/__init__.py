@@ -2,7 +2,7 @@
 
 from aggregator_assets.windows.checks import CheckOutcome, check_windows, merge_outcomes
 from aggregator_assets.windows.columns import key_columns, output_schema, quote_identifier
-from aggregator_assets.windows.compute import compute_window_stats, window_stats_sql
+from aggregator_assets.windows.compute import compute_window_stats, raw_read_options
 from aggregator_assets.windows.hourly import (
     RawHourMissingError,
     WindowHour,
@@ -26,6 +26,6 @@ __all__ = [
     "plot_windows_png",
     "quote_identifier",
     "raw_file",
-    "window_stats_sql",
+    "raw_read_options",
     "windows_file",
 ]

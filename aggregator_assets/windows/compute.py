@@ -1,115 +1,73 @@
-"""Window statistics of a raw hour, computed by DuckDB over the Arrow table pyarrow read.
+"""Window statistics of a raw hour, as numpy passes over dense integer group ids.
 
-DuckDB scans the Arrow table in place (no copy, no per-row Python), so the same code serves a
-local and an S3 lake: pyarrow does the IO, DuckDB only the arithmetic.
+Key columns become integer codes (read straight from Parquet's dictionary pages when the caller
+reads them with `raw_read_options`), each (key, window) row a dense group id, and each numeric
+field is sorted once by (group, value) to give all its statistics, exact medians included. Memory
+is a few int64/float64 arrays of the hour's row count; there is no per-group state.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
+import operator
 
-import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from aggregator_assets.config.models import TopicConfig
 from aggregator_assets.windows.columns import (
     ALIASES,
+    TIMESTAMP,
     key_columns,
     output_schema,
-    quote_identifier,
     stat_column,
 )
+from aggregator_assets.windows.group_stats import segment_stats, sort_within_groups
+from aggregator_assets.windows.groups import group_windows, key_codes, window_codes
 
-_SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "<>"}
-_AGGREGATES = {
-    "count": "count({v})",
-    "min": "min({v})",
-    "max": "max({v})",
-    "mean": "avg({v})",
-    "stddev": "stddev_samp({v})",
-    "sum": "sum({v})",
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
-@cache
-def _template() -> str:
-    return Path(__file__).with_name("window_stats.sql").read_text()
-
-
 def raw_columns(topic: TopicConfig) -> list[str]:
-    """The raw columns the window query reads (keys, numeric fields, event_time)."""
+    """The raw columns the window statistics read (keys, numeric fields, event_time)."""
     return list(dict.fromkeys([*key_columns(topic), *topic.numeric_fields, "event_time"]))
 
 
-def window_stats_sql(topic: TopicConfig) -> tuple[str, dict[str, float]]:
-    """The query for a topic and its threshold parameters (`$window_us` is added by the caller).
+def raw_read_options(topic: TopicConfig) -> dict[str, list[str]]:
+    """`pq.read_table` options for a raw hour: its columns, string keys as dictionaries.
 
-    The query sees positional aliases only (key codes `k0`.., numeric fields `v0`..), so no
-    user-chosen name is ever parsed as SQL; output names are quoted identifiers.
+    Dictionary-read keys skip building millions of strings that would only be re-encoded.
     """
-    numeric = topic.numeric_fields
-    alias = {name: f"v{i}" for i, name in enumerate(numeric)}
-    cleaned = [f"CASE WHEN isnan({a}) THEN NULL ELSE {a} END AS {a}" for a in alias.values()]
-    aggregates = [
-        f"{_AGGREGATES[stat].format(v=alias[n])} AS {quote_identifier(stat_column(stat, n))}"
-        for n in numeric
-        for stat in _AGGREGATES
-    ]
-    medians = [
-        f"median({alias[n]}) AS {quote_identifier(stat_column('median', n))}" for n in numeric
-    ]
-    params: dict[str, float] = {}
-    for i, (name, cond) in enumerate(topic.domain_counts.items()):
-        if cond.field not in alias:
-            raise ValueError(f"domain_counts.{name}: {cond.field!r} is not a numeric field")
-        params[f"threshold_{i}"] = float(cond.value)
-        aggregates.append(
-            f"count(*) FILTER (WHERE {alias[cond.field]} {_SQL_OPS[cond.op]} $threshold_{i})"
-            f" AS {quote_identifier(name)}"
-        )
-    sql = _template().format(
-        key_codes=", ".join(f"k{i}" for i in range(len(key_columns(topic)))),
-        cleaned_values=",\n        ".join(cleaned),
-        aggregates=",\n        ".join(aggregates),
-        medians=",\n        ".join(medians),
-    )
-    return sql, params
-
-
-def _encode(raw: pa.Table, topic: TopicConfig) -> tuple[pa.Table, list[pa.Array]]:
-    """Replace key columns by integer codes (Arrow dictionary encoding, vectorised).
-
-    DuckDB groups integers several times faster than strings, which matters most for the holistic
-    median. Nulls stay null codes, so a null key is still its own group.
-    """
-    columns, dictionaries = {}, []
-    for i, key in enumerate(key_columns(topic)):
-        encoded = pc.dictionary_encode(raw[key].combine_chunks())
-        null_code = len(encoded.dictionary)
-        columns[f"k{i}"] = pc.fill_null(encoded.indices, pa.scalar(null_code, pa.int32()))
-        dictionaries.append(pa.concat_arrays([encoded.dictionary, pa.nulls(1, raw[key].type)]))
-    for i, name in enumerate(topic.numeric_fields):
-        columns[f"v{i}"] = pc.cast(raw[name], pa.float64())
-    columns["event_time"] = raw["event_time"]
-    return pa.table(columns), dictionaries
+    strings = [k for k in key_columns(topic) if topic.fields[k].type == "string"]
+    return {"columns": raw_columns(topic), "read_dictionary": strings}
 
 
 def empty_raw_table(topic: TopicConfig) -> pa.Table:
-    """A 0-row table with the raw columns the query needs (used by tests and benchmarks)."""
+    """A 0-row table with the raw columns the statistics need (used by tests and benchmarks)."""
     types = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
     fields = [
         pa.field(c, types.get(topic.fields[c].type, pa.string())) for c in raw_columns(topic)[:-1]
     ]
-    fields.append(pa.field("event_time", pa.timestamp("us", tz="UTC")))
+    fields.append(pa.field("event_time", TIMESTAMP))
     return pa.schema(fields).empty_table()
 
 
-def compute_window_stats(
-    raw: pa.Table, topic: TopicConfig, window_seconds: int, threads: int | None = None
-) -> pa.Table:
+def _float_values(column: pa.ChunkedArray) -> np.ndarray:
+    """float64 values with null as NaN (ints are widened, as the output schema says)."""
+    return pc.cast(column, pa.float64()).to_numpy()
+
+
+def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int) -> pa.Table:
     """One row per (key, epoch-aligned window) with the columns of `columns.output_schema`.
+
+    Rows are sorted by the key fields (nulls last), then window_start.
 
     A 0-row raw table gives a 0-row result with the same schema.
     """
@@ -120,21 +78,43 @@ def compute_window_stats(
         raise ValueError(
             f"window size must be a positive whole number of seconds: {window_seconds}"
         )
-    encoded, dictionaries = _encode(raw, topic)
-    sql, params = window_stats_sql(topic)
-    params["window_us"] = int(window_seconds) * 1_000_000
-    with duckdb.connect() as con:
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        con.register("raw", encoded)
-        result = con.sql(sql, params=params).to_arrow_table()
-    for i, (key, dictionary) in enumerate(zip(key_columns(topic), dictionaries, strict=True)):
-        result = result.append_column(key, dictionary.take(result[f"k{i}"]))
-    for alias, stat in ALIASES.items():
-        for name in topic.numeric_fields:
-            result = result.append_column(
-                stat_column(alias, name), result.column(stat_column(stat, name))
-            )
-    schema = output_schema(topic, {k: raw.schema.field(k).type for k in key_columns(topic)})
-    order = [(k, "ascending", "at_end") for k in [*key_columns(topic), "window_start"]]
-    return result.select(schema.names).cast(schema).sort_by(order)
+    key_types = {}
+    for key in key_columns(topic):
+        kind = raw.schema.field(key).type
+        key_types[key] = kind.value_type if pa.types.is_dictionary(kind) else kind
+    schema = output_schema(topic, key_types)
+    if raw.num_rows == 0:
+        return schema.empty_table()
+    for name, cond in topic.domain_counts.items():
+        if cond.field not in topic.numeric_fields:
+            raise ValueError(f"domain_counts.{name}: {cond.field!r} is not a numeric field")
+
+    window_us = int(window_seconds) * 1_000_000
+    keys = [key_codes(raw[k]) for k in key_columns(topic)]
+    windows, first_window, window_count = window_codes(raw["event_time"], window_us)
+    parts = [(codes, len(dictionary)) for codes, dictionary in keys]
+    groups = group_windows([*parts, (windows, window_count)])
+
+    columns: dict[str, pa.Array] = {}
+    for key, (codes, dictionary) in zip(key_columns(topic), keys, strict=True):
+        columns[key] = dictionary.take(pa.array(codes[groups.rows]))
+    starts = (first_window + windows[groups.rows]) * window_us
+    unknown = windows[groups.rows] == window_count - 1
+    columns["window_start"] = pa.array(starts, TIMESTAMP, mask=unknown)
+    columns["window_end"] = pa.array(starts + window_us, TIMESTAMP, mask=unknown)
+    columns["event_count"] = pa.array(np.bincount(groups.ids, minlength=groups.count))
+
+    for name in topic.numeric_fields:
+        values = _float_values(raw[name])
+        for count_name, cond in topic.domain_counts.items():
+            if cond.field == name:
+                hits = _OPS[cond.op](values, float(cond.value)) & ~np.isnan(values)
+                columns[count_name] = pa.array(
+                    np.bincount(groups.ids[hits], minlength=groups.count)
+                )
+        stats = segment_stats(*sort_within_groups(groups.ids, values, groups.count))
+        for stat, array in stats.items():
+            columns[stat_column(stat, name)] = pa.array(array, from_pandas=True)
+        for alias, stat in ALIASES.items():
+            columns[stat_column(alias, name)] = columns[stat_column(stat, name)]
+    return pa.table(columns).select(schema.names).cast(schema)

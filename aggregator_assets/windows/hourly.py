@@ -13,7 +13,7 @@ import pyarrow as pa
 from aggregator_assets.config.models import TopicConfig, WindowSpec
 from aggregator_assets.lake import Lake, hour_path
 from aggregator_assets.windows.checks import CheckOutcome, check_windows
-from aggregator_assets.windows.compute import compute_window_stats, raw_columns
+from aggregator_assets.windows.compute import compute_window_stats, raw_read_options
 
 PART_FILE = "part-0.parquet"
 
@@ -50,7 +50,7 @@ def build_window_hour(
             f"raw hour {lake.uri(source)} does not exist: materialize raw_{topic.asset_name} "
             f"for partition {hour:%Y-%m-%d-%H:%M} before its windows"
         )
-    raw = lake.read_table(source, columns=raw_columns(topic))
+    raw = lake.read_table(source, **raw_read_options(topic))
     windows = compute_window_stats(raw, topic, window.seconds)
     target = windows_file(topic, window, hour)
     lake.write_table(

@@ -16,10 +16,10 @@ from aggregator_assets.windows import (
     merge_outcomes,
     plot_windows_png,
     quote_identifier,
-    window_stats_sql,
 )
 from aggregator_assets.windows.columns import key_columns
 from aggregator_assets.windows.compute import empty_raw_table
+from aggregator_assets.windows.group_stats import segment_stats, sort_within_groups
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
 EXACT = ("event_count", "count_", "min_", "max_", "median_")
@@ -38,6 +38,7 @@ def test_matches_pandas(pipeline_config, topic_name, size):
     raw = make_raw_hour(topic, HOUR, rows=20_000, devices=7, seed=size)
     ours = compute_window_stats(raw, topic, size)
     keys = key_columns(topic)
+    assert ours.equals(ours.sort_by([(k, "ascending", "at_end") for k in [*keys, "window_start"]]))
     got = _sorted(ours.to_pandas(), keys)
     want = _sorted(pandas_window_stats(raw, topic, size), keys)
     assert list(got.columns) == ours.schema.names
@@ -91,11 +92,36 @@ def test_empty_hour_keeps_schema(pipeline_config):
     assert out.schema == compute_window_stats(make_raw_hour(topic, HOUR, 10), topic, 60).schema
 
 
-def test_sql_quotes_identifiers_and_keeps_values_out(pipeline_config):
+def test_quote_identifier_doubles_quotes():
     assert quote_identifier('we"ird') == '"we""ird"'
-    sql, params = window_stats_sql(pipeline_config.topic("iot-events"))
-    assert '"low_battery_count"' in sql and "$threshold_0" in sql
-    assert "-90" not in sql and params == {"threshold_0": 20.0, "threshold_1": -90.0}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sort_within_groups_is_exact_for_near_ties(seed):
+    """Values one ulp apart, infinities, extremes and NaN: the order is exactly (group, value)."""
+    rng = np.random.default_rng(seed)
+    base = rng.choice([0.0, 1.0, -1.0, 1e300, -1e300, 5e-324], 5000)
+    values = np.nextafter(base, rng.choice([np.inf, -np.inf], 5000))
+    values[rng.random(5000) < 0.05] = np.inf
+    values[rng.random(5000) < 0.05] = -np.inf
+    values[rng.random(5000) < 0.05] = np.nan
+    values[rng.random(5000) < 0.3] = 1.0
+    groups = rng.integers(0, 37, 5000)
+    ordered, counts = sort_within_groups(groups, values, 40)
+    kept = ~np.isnan(values)
+    want = values[kept][np.lexsort((values[kept], groups[kept]))]
+    assert np.array_equal(ordered, want)
+    assert np.array_equal(counts, np.bincount(groups[kept], minlength=40))
+
+
+def test_segment_stats_match_numpy():
+    values = np.array([3.0, 1.0, 2.0, np.nan, 7.0, 5.0, np.nan])
+    groups = np.array([0, 0, 0, 0, 2, 2, 3])
+    stats = segment_stats(*sort_within_groups(groups, values, 4))
+    assert stats["count"].tolist() == [3, 0, 2, 0]
+    assert stats["median"][[0, 2]].tolist() == [2.0, 6.0]
+    assert stats["stddev"][[0, 2]].tolist() == [1.0, np.std([7.0, 5.0], ddof=1)]
+    assert np.isnan(stats["median"][[1, 3]]).all() and np.isnan(stats["sum"][[1, 3]]).all()
 
 
 def test_checks_catch_planted_faults(pipeline_config):
