@@ -3,6 +3,8 @@
 aggregator-assets broker [--port 9092] [--log FILE]
 aggregator-assets demo [--bootstrap HOST:PORT] [--hours 6] [--rate 50] [--follow]
                        [--topics NAME ...] [--malformed 0.01] [--late 0.02] [--seed N]
+                       [--format json|avro] [--schema-registry URL]
+aggregator-assets registry [--port 8081]                  # a local stand-in Schema Registry
 aggregator-assets config-check [PATH]
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from aggregator_assets.config import ConfigError, asset_name, load_pipeline_config
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_REGISTRY = "http://127.0.0.1:8081"
 
 
 def _interrupt_on_sigterm() -> None:
@@ -73,11 +76,30 @@ def run_demo(args: argparse.Namespace) -> int:
         follow=args.follow,
         partitions=args.partitions,
         progress=not args.quiet,
+        value_format=args.format,
+        schema_registry_url=args.schema_registry,
     )
     for name, s in stats.items():
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.malformed.items())) or "none"
         print(f"{name}: {s.total} records ({s.valid} valid, {s.late} late, malformed: {kinds})")
     return 0
+
+
+def run_registry(args: argparse.Namespace) -> int:
+    import time
+
+    from aggregator_assets.demo.registry import LocalSchemaRegistry
+
+    registry = LocalSchemaRegistry(args.port).start()
+    print(f"schema registry (in-memory stand-in) on {registry.url} (Ctrl-C to stop)", flush=True)
+    _interrupt_on_sigterm()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        registry.stop()
 
 
 def run_config_check(args: argparse.Namespace) -> int:
@@ -139,7 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--partitions", type=int, default=3, help="for topics it creates")
     demo.add_argument("--config", type=Path, help="pipeline config (default: $AGGREGATOR_CONFIG)")
     demo.add_argument("--quiet", action="store_true", help="no progress line")
+    demo.add_argument(
+        "--format",
+        choices=["json", "avro"],
+        help="value format of every chosen topic (default: each topic's value_format)",
+    )
+    demo.add_argument(
+        "--schema-registry",
+        default=os.environ.get("SCHEMA_REGISTRY_URL", DEFAULT_REGISTRY),
+        help="Schema Registry for Avro topics (default: $SCHEMA_REGISTRY_URL or %(default)s)",
+    )
     demo.set_defaults(run=run_demo)
+
+    registry = commands.add_parser("registry", help="run a local in-memory Schema Registry")
+    registry.add_argument("--port", type=int, default=8081)
+    registry.set_defaults(run=run_registry)
 
     check = commands.add_parser("config-check", help="validate a pipeline config")
     check.add_argument("path", nargs="?", type=Path, help="default: $AGGREGATOR_CONFIG or packaged")

@@ -14,7 +14,7 @@ from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 from dagster_duckdb import DuckDBResource
 
-from aggregator_assets.resources import KafkaResource, LakeResource
+from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -50,10 +50,23 @@ def _kafka() -> KafkaResource:
     )
 
 
+def _schema_registry() -> SchemaRegistryResource:
+    return SchemaRegistryResource(
+        url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+        username=(
+            EnvVar("SCHEMA_REGISTRY_USERNAME") if "SCHEMA_REGISTRY_USERNAME" in os.environ else None
+        ),
+        password=(
+            EnvVar("SCHEMA_REGISTRY_PASSWORD") if "SCHEMA_REGISTRY_PASSWORD" in os.environ else None
+        ),
+    )
+
+
 def resources_for_environment() -> dict:
     lake_url = os.environ.get("LAKE_URL", DEFAULT_LAKE)
     return {
         "kafka": _kafka(),
         "lake": LakeResource(url=lake_url, s3=_s3()),
+        "schema_registry": _schema_registry(),
         "duckdb": DuckDBResource(database=os.environ.get("DUCKDB_PATH", "data/lake.duckdb")),
     }

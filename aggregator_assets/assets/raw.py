@@ -3,6 +3,11 @@
 A run first lands every new Kafka record (exactly once, by offset), then rebuilds each hour of
 its partition range whole from the landing log. A ranged backfill is one run: it fetches once
 and writes every hour in the range.
+
+Failures are of two kinds. Transient ones (broker unreachable, storage errors that outlast the
+S3 client's own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
+exactly-once by offset. An `IngestError` (the broker lost offsets, the topic was recreated, the
+landing was altered) would fail the same way again, so it fails the run at once, unretried.
 """
 
 from datetime import datetime, timedelta
@@ -11,8 +16,12 @@ from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
+    Backoff,
+    Failure,
+    Jitter,
     MaterializeResult,
     MetadataValue,
+    RetryPolicy,
     TableColumn,
     TableSchema,
     asset,
@@ -21,12 +30,18 @@ from dagster import (
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.ingest.advance import AdvanceResult, advance_landing
+from aggregator_assets.ingest.fetch import IngestError
 from aggregator_assets.ingest.hours import HourResult, build_hour
 from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.schema import raw_schema
 from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import hourly_partitions
-from aggregator_assets.resources import KafkaResource, LakeResource
+from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
+
+# 30s, 60s, 120s (+-50%): rides out a broker restart or a storage brown-out of a few minutes.
+RAW_RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 
 def hours_in(start: datetime, end: datetime) -> list[datetime]:
@@ -75,26 +90,20 @@ def raw_metadata(
     }
 
 
-def raw_asset(topic: TopicConfig, config: PipelineConfig) -> AssetsDefinition:
-    @asset(
-        name=f"raw_{topic.asset_name}",
-        deps=[topic_asset_key(topic)],
-        partitions_def=hourly_partitions(config.partitions_start),
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name=topic.asset_name,
-        kinds={"kafka", "parquet"},
-        pool=f"ingest_{topic.asset_name}",
-        description=(
-            f"Valid records of Kafka topic `{topic.name}` by event hour, in"
-            f" `raw/{topic.name}/year=/month=/day=/hour=/`; invalid ones in"
-            f" `quarantine/{topic.name}/...` with their reason and original bytes."
-        ),
-        metadata={
-            "topic": topic.name,
-            "layout": f"raw/{topic.name}/year=YYYY/month=MM/day=DD/hour=HH/",
-        },
-    )
-    def _raw(context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource):
+def raw_asset(
+    topic: TopicConfig, config: PipelineConfig, retry_policy: RetryPolicy | None = RAW_RETRY_POLICY
+) -> AssetsDefinition:
+    def ingest(
+        context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource, **services
+    ):
+        try:
+            return _ingest(context, kafka, lake, **services)
+        except IngestError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
+
+    def _ingest(
+        context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource, **services
+    ) -> MaterializeResult:
         store = lake.get_lake()
         landing = Landing(store, topic.name)
         with kafka.consumer() as consumer:
@@ -107,6 +116,8 @@ def raw_asset(topic: TopicConfig, config: PipelineConfig) -> AssetsDefinition:
                     f"landed {topic.name}[{c.slice.partition}] offsets"
                     f" {c.slice.start}..{c.slice.end - 1}"
                 ),
+                stall_timeout_s=kafka.stall_timeout_s,
+                **services,
             )
         cover = compute_cover(landing.commits())
         window = context.partition_time_window
@@ -116,4 +127,39 @@ def raw_asset(topic: TopicConfig, config: PipelineConfig) -> AssetsDefinition:
             context.log.info(f"wrote {results[-1].rows} rows to {results[-1].raw_file}")
         return MaterializeResult(metadata=raw_metadata(store, topic, results, advanced))
 
-    return _raw
+    # Only Avro topics need the registry, so JSON-only deployments need not configure one.
+    if topic.value_format == "avro":
+
+        def _raw(
+            context: AssetExecutionContext,
+            kafka: KafkaResource,
+            lake: LakeResource,
+            schema_registry: SchemaRegistryResource,
+        ):
+            return ingest(context, kafka, lake, schema_registry=schema_registry.get_client())
+
+    else:
+
+        def _raw(context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource):
+            return ingest(context, kafka, lake)
+
+    return asset(
+        name=f"raw_{topic.asset_name}",
+        deps=[topic_asset_key(topic)],
+        partitions_def=hourly_partitions(config.partitions_start),
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name=topic.asset_name,
+        kinds={"kafka", topic.value_format, "parquet"},
+        pool=f"ingest_{topic.asset_name}",
+        retry_policy=retry_policy,
+        description=(
+            f"Valid records of Kafka topic `{topic.name}` by event hour, in"
+            f" `raw/{topic.name}/year=/month=/day=/hour=/`; invalid ones in"
+            f" `quarantine/{topic.name}/...` with their reason and original bytes."
+        ),
+        metadata={
+            "topic": topic.name,
+            "value_format": topic.value_format,
+            "layout": f"raw/{topic.name}/year=YYYY/month=MM/day=DD/hour=HH/",
+        },
+    )(_raw)

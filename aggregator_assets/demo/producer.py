@@ -17,7 +17,8 @@ from typing import TextIO
 
 from kafka.errors import for_code
 
-from aggregator_assets.config.models import PipelineConfig
+from aggregator_assets.config.models import PipelineConfig, TopicConfig
+from aggregator_assets.demo.avro import AvroEncoder
 from aggregator_assets.demo.records import (
     LATE,
     SLICE_S,
@@ -27,6 +28,7 @@ from aggregator_assets.demo.records import (
     topic_rates,
 )
 from aggregator_assets.resources.kafka import KafkaResource
+from aggregator_assets.resources.schema_registry import SchemaRegistryClient
 
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 LIVE_SLICE_S = 1.0
@@ -116,6 +118,8 @@ def produce_demo(
     follow: bool = False,
     partitions: int = 3,
     progress: bool | TextIO = False,
+    value_format: str | None = None,
+    schema_registry_url: str | None = None,
 ) -> dict[str, DemoStats]:
     """Send demo traffic for event times in [start, end) to the configured topics.
 
@@ -125,6 +129,8 @@ def produce_demo(
     delay, or more than the topic's allowed lateness for the `late` share). The records of a
     topic are exactly `generate_records(topic, start, end, ...)`, unless `follow` continues
     past `end` live. `progress` writes a status line to stderr (or to the stream given).
+    `value_format` ("json" | "avro") overrides each topic's configured `value_format`; Avro
+    topics register their schema as `<topic>-value` at `schema_registry_url` first.
     """
     chosen = [config.topic(name) for name in topics] if topics else list(config.topics)
     end = end or datetime.now(timezone.utc)
@@ -132,7 +138,8 @@ def produce_demo(
     if start >= end:
         raise ValueError(f"start {start} is not before end {end}")
     create_topics(kafka, [t.name for t in chosen], partitions)
-    streams = _streams(chosen, start, end, rate, malformed, late, seed, follow)
+    encoders = _avro_encoders(chosen, value_format, schema_registry_url)
+    streams = _streams(chosen, start, end, rate, malformed, late, seed, follow, encoders)
     stats = {t.name: DemoStats() for t in chosen}
     shown = _Progress(sys.stderr if progress is True else progress or None, stats)
     failures: list[Exception] = []
@@ -172,7 +179,21 @@ def produce_demo(
     return stats
 
 
-def _streams(chosen, start, end, rate, malformed, late, seed, follow) -> dict[str, TopicStream]:
+def _avro_encoders(
+    chosen: list[TopicConfig], value_format: str | None, registry_url: str | None
+) -> dict[str, AvroEncoder]:
+    if value_format not in (None, "json", "avro"):
+        raise ValueError(f"value format {value_format!r} is not json or avro")
+    avro = [t for t in chosen if (value_format or t.value_format) == "avro"]
+    if avro and not registry_url:
+        raise ValueError("Avro topics need a schema registry URL (--schema-registry)")
+    registry = SchemaRegistryClient(registry_url) if avro else None
+    return {t.name: AvroEncoder(t, registry) for t in avro}
+
+
+def _streams(
+    chosen, start, end, rate, malformed, late, seed, follow, encoders
+) -> dict[str, TopicStream]:
     rates = topic_rates(chosen, rate)
     return {
         t.name: TopicStream(
@@ -183,6 +204,7 @@ def _streams(chosen, start, end, rate, malformed, late, seed, follow) -> dict[st
             late=late,
             seed=seed,
             end=None if follow else end.timestamp(),
+            avro=encoders.get(t.name),
         )
         for t in chosen
     }

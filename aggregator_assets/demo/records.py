@@ -1,9 +1,10 @@
 """Demo records for one topic, as Kafka would store them: key, value bytes and timestamp.
 
 A `TopicStream` walks event time forward in slices, asks the topic's simulated source for its
-readings, writes them as JSON under the config's field names, spoils a share of them in the
-ways real producers do (`MALFORMED_KINDS`), delays a share past the topic's allowed lateness,
-and hands records back in arrival order, so each partition's timestamps rise like real traffic.
+readings, writes them as JSON (or Avro, see `avro.py`) under the config's field names, spoils a
+share of them in the ways real producers do (`MALFORMED_KINDS`), delays a share past the topic's
+allowed lateness, and hands records back in arrival order, so each partition's timestamps rise
+like real traffic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from aggregator_assets.config.models import TopicConfig
+from aggregator_assets.demo.avro import AvroEncoder
 from aggregator_assets.demo.sources import Batch, make_source
 
 SLICE_S = 60.0
@@ -70,12 +72,13 @@ class TopicStream:
         late: float = 0.0,
         seed: int = 0,
         end: float | None = None,
+        avro: AvroEncoder | None = None,
     ):
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         if not 0 <= malformed + late <= 1 or malformed < 0 or late < 0:
             raise ValueError("malformed and late are shares between 0 and 1 that add up to <= 1")
-        self.topic = topic
+        self.topic, self.avro = topic, avro
         self.rng = np.random.default_rng([seed, zlib.crc32(topic.name.encode())])
         self.source = make_source(topic, self.rng, rate, start)
         self.malformed, self.late, self.end = malformed, late, end
@@ -140,7 +143,11 @@ class TopicStream:
                 payload = self._spoil(kind, value, int(arrival_ms[i]))
             else:
                 kind = LATE if late[i] else VALID
-                payload = json.dumps(value, separators=(",", ":")).encode()
+                payload = (
+                    self.avro.encode(value)
+                    if self.avro
+                    else json.dumps(value, separators=(",", ":")).encode()
+                )
             records.append(DemoRecord(key.encode(), payload, int(arrival_ms[i]), kind))
         return records
 
@@ -163,6 +170,8 @@ class TopicStream:
                 future_ms = int(future_ms + rng.uniform(1, 48) * 3600_000)
                 value[self.time_field] = self._format_time(future_ms)
         text = json.dumps(value, separators=(",", ":")).encode()
+        if self.avro:
+            return self.avro.spoil(kind, value, text, rng)
         if kind == "invalid_json":
             return text[: int(len(text) * rng.uniform(0.3, 0.9))]
         if kind == "not_utf8":
@@ -195,6 +204,7 @@ def generate_records(
     malformed: float = 0.0,
     late: float = 0.0,
     seed: int = 0,
+    avro: AvroEncoder | None = None,
 ) -> Iterator[DemoRecord]:
     """Every record one topic receives for event times in [start, end), without Kafka.
 
@@ -202,7 +212,9 @@ def generate_records(
     the same records; `produce_demo` sends exactly these.
     """
     t0, t1 = start.timestamp(), end.timestamp()
-    stream = TopicStream(topic, t0, rate, malformed=malformed, late=late, seed=seed, end=t1)
+    stream = TopicStream(
+        topic, t0, rate, malformed=malformed, late=late, seed=seed, end=t1, avro=avro
+    )
     edge = t0
     while edge < t1:
         edge = min(edge + SLICE_S, t1)

@@ -41,6 +41,7 @@ def advance_landing(
     partitions_start: datetime,
     slice_records: int = 100_000,
     on_slice: Callable[[Commit], None] | None = None,
+    stall_timeout_s: float = 60.0,
     **services: object,
 ) -> AdvanceResult:
     decoder = decoder_for(topic, partitions_start, **services)
@@ -57,7 +58,11 @@ def advance_landing(
     pending: Future | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="land") as pool:
         for fetched in fetch_new_records(
-            consumer, topic.name, landing.landed_positions(cover), slice_records
+            consumer,
+            topic.name,
+            landing.landed_positions(cover),
+            slice_records,
+            stall_timeout_s=stall_timeout_s,
         ):
             if pending is not None:
                 result.commits.append(pending.result())

@@ -1,8 +1,11 @@
 """Decode and validate Kafka record batches in bulk: valid rows for raw, the rest to quarantine.
 
-The whole batch goes through one DuckDB query (decode_json.sql): UTF-8 and JSON checks, field
-types, ranges and the event time are evaluated column-wise, so no Python object is built per
-message. Every record leaves with either a raw row or a quarantine row naming its reason.
+Every value format has a front query that turns the batch into typed field columns
+(decode_json.sql parses JSON in DuckDB; decode_avro.sql reads columns fastavro already decoded),
+followed by one shared tail (validate.sql) that checks required fields, ranges, finiteness and
+the event time, computes flags, `is_late` and each row's hour, column-wise: no Python object is
+built per message for the checks. Every record leaves with either a raw row or a quarantine row
+naming its reason.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aggregator_assets.config import TopicConfig
+from aggregator_assets.config.models import FieldSpec
 from aggregator_assets.ingest.schema import DUCKDB_TYPES, QUARANTINE_SCHEMA, UTC_US, raw_schema
 
-SQL_TEMPLATE = (Path(__file__).with_name("decode_json.sql")).read_text()
+_HERE = Path(__file__).parent
+VALIDATE_SQL = (_HERE / "validate.sql").read_text()
 MAX_VALUE_BYTES = 1024 * 1024
 HOUR_COLUMN = "__hour"
 
@@ -49,8 +54,16 @@ class DecodedBatch:
     quarantine: pa.Table  # QUARANTINE_SCHEMA columns + `__hour`
 
 
-class JsonDecoder:
-    """Compiles a topic's validation rules once, then decodes any number of batches."""
+class SqlDecoder:
+    """Compiles a topic's validation rules once (front query + validate.sql), then runs them.
+
+    A subclass names its front query and supplies the format's own checks: `format_checks`
+    (whole-value problems, checked right after null/empty/too large) and `type_checks` (per
+    field, before the shared finiteness and range checks).
+    """
+
+    front_sql: str
+    format_checks: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -61,35 +74,30 @@ class JsonDecoder:
         self.topic = topic
         self.schema = raw_schema(topic)
         self.params: dict[str, object] = {
-            "paths": [f"$.{name}" for name in topic.fields],
-            "structure": json.dumps(
-                {n: DUCKDB_TYPES.get(f.type, "JSON") for n, f in topic.fields.items()}
-            ),
             "partitions_start": partitions_start,
             "max_future_skew": topic.future_skew,
             "lateness": topic.lateness,
             "max_value_bytes": max_value_bytes,
         }
         self.sql = self._compile()
-        self._con = duckdb.connect(config={"threads": 2})
+        # One thread: the fetch loop (GIL-bound) keeps the other core while a slice decodes.
+        self._con = duckdb.connect(config={"threads": 1})
         self._con.execute("SET TimeZone = 'UTC'")
+
+    def field_column(self, name: str, spec: FieldSpec) -> str:
+        raise NotImplementedError
+
+    def type_checks(self, i: int, name: str, spec: FieldSpec) -> list[str]:
+        raise NotImplementedError
 
     def _compile(self) -> str:
         topic = self.topic
         field_columns, output_columns, checks = [], [], []
         for i, (name, spec) in enumerate(topic.fields.items(), start=1):
-            q, t = quote(name), f"__types[{i}]"
-            field_columns.append(f"__j.{q} AS {q}")
+            q = quote(name)
+            field_columns.append(self.field_column(name, spec))
             output_columns.append(f"CAST({q} AS VARCHAR) AS {q}" if spec.type == "json" else q)
-            if spec.required:
-                checks.append(f"WHEN {t} IS NULL THEN 'missing_field:{name}'")
-                checks.append(f"WHEN {t} = 'NULL' THEN 'null_field:{name}'")
-            if spec.type in _ACCEPTED_JSON_TYPES:
-                accepted = _sql_list(_ACCEPTED_JSON_TYPES[spec.type])
-                checks.append(
-                    f"WHEN {t} <> 'NULL' AND {t} NOT IN ({accepted}) THEN 'wrong_type:{name}'"
-                )
-                checks.append(f"WHEN {t} <> 'NULL' AND {q} IS NULL THEN 'wrong_type:{name}'")
+            checks += self.type_checks(i, name, spec)
             if spec.type == "float":
                 checks.append(f"WHEN NOT isfinite({q}) THEN 'non_finite:{name}'")
             for bound, op in (("min", "<"), ("max", ">")):
@@ -105,28 +113,36 @@ class JsonDecoder:
         time_field = quote(topic.event_time.field)
         event_time_expr = {
             "iso8601": f"try_cast({time_field} AS TIMESTAMPTZ)",
-            "epoch_s": f"try(make_timestamp(CAST(round({time_field} * 1e6) AS BIGINT))::TIMESTAMPTZ)",
+            "epoch_s": (
+                f"try(make_timestamp(CAST(round({time_field} * 1e6) AS BIGINT))::TIMESTAMPTZ)"
+            ),
             "epoch_ms": f"try(make_timestamp(CAST({time_field} AS BIGINT) * 1000)::TIMESTAMPTZ)",
         }[topic.event_time.format]
-        return (
-            SQL_TEMPLATE.replace("{{field_columns}}", ",\n        ".join(field_columns))
-            .replace("{{event_time_expr}}", event_time_expr)
+        validate = (
+            VALIDATE_SQL.replace("{{event_time_expr}}", event_time_expr)
+            .replace("{{format_checks}}", "\n            ".join(self.format_checks))
             .replace("{{field_checks}}", "\n            ".join(checks))
             .replace("{{output_columns}}", ",\n    ".join(output_columns))
             .replace("{{flag_columns}}", "\n    ".join(flag_columns))
         )
+        return self.front_sql.replace(
+            "{{field_columns}}", ",\n        ".join(field_columns)
+        ).replace("{{validate}}", validate)
 
-    def decode(self, records: pa.Table) -> DecodedBatch:
-        """Decode a RECORDS_SCHEMA table; the output keeps the input's offset order."""
-        self._con.register("records", records)
+    def run(self, table: pa.Table) -> DecodedBatch:
+        """Run the compiled query over `table` (registered as `records`), keeping its order."""
+        self._con.register("records", table)
         try:
-            out = self._con.execute(self.sql, self.params).to_arrow_table()
+            out = self._con.sql(self.sql, params=self.params).to_arrow_table()
         finally:
             self._con.unregister("records")
         bad = pc.is_valid(out["__reason"])
         valid = out.filter(pc.invert(bad))
         valid = pa.Table.from_arrays(
-            [valid[name].cast(field.type) for name, field in zip(self.schema.names, self.schema)]
+            [
+                valid[name].cast(field.type)
+                for name, field in zip(self.schema.names, self.schema, strict=True)
+            ]
             + [valid["__hour"].cast(UTC_US)],
             schema=self.schema.append(pa.field(HOUR_COLUMN, UTC_US)),
         )
@@ -138,3 +154,50 @@ class JsonDecoder:
             schema=QUARANTINE_SCHEMA.append(pa.field(HOUR_COLUMN, UTC_US)),
         )
         return DecodedBatch(valid=valid, quarantine=quarantine)
+
+
+class JsonDecoder(SqlDecoder):
+    """JSON values: DuckDB parses each value once and types every configured field."""
+
+    front_sql = (_HERE / "decode_json.sql").read_text()
+    format_checks = (
+        "WHEN __text IS NULL THEN 'invalid_utf8'",
+        "WHEN __top_type IS NULL THEN 'malformed_json'",
+        "WHEN __top_type <> 'OBJECT' THEN 'not_an_object'",
+    )
+
+    def __init__(
+        self,
+        topic: TopicConfig,
+        partitions_start: datetime,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+    ):
+        self.json_params = {
+            "paths": [f"$.{name}" for name in topic.fields],
+            "structure": json.dumps(
+                {n: DUCKDB_TYPES.get(f.type, "JSON") for n, f in topic.fields.items()}
+            ),
+        }
+        super().__init__(topic, partitions_start, max_value_bytes)
+        self.params |= self.json_params
+
+    def field_column(self, name: str, spec: FieldSpec) -> str:
+        return f"__j.{quote(name)} AS {quote(name)}"
+
+    def type_checks(self, i: int, name: str, spec: FieldSpec) -> list[str]:
+        q, t = quote(name), f"__types[{i}]"
+        checks = []
+        if spec.required:
+            checks.append(f"WHEN {t} IS NULL THEN 'missing_field:{name}'")
+            checks.append(f"WHEN {t} = 'NULL' THEN 'null_field:{name}'")
+        if spec.type in _ACCEPTED_JSON_TYPES:
+            accepted = _sql_list(_ACCEPTED_JSON_TYPES[spec.type])
+            checks.append(
+                f"WHEN {t} <> 'NULL' AND {t} NOT IN ({accepted}) THEN 'wrong_type:{name}'"
+            )
+            checks.append(f"WHEN {t} <> 'NULL' AND {q} IS NULL THEN 'wrong_type:{name}'")
+        return checks
+
+    def decode(self, records: pa.Table) -> DecodedBatch:
+        """Decode a RECORDS_SCHEMA table; the output keeps the input's offset order."""
+        return self.run(records)

@@ -147,7 +147,11 @@ def fetch_new_records(
         ) and all(consumer.position(tp) >= state[tp.partition].target for tp in tps):
             return
         if time.monotonic() - last_progress > stall_timeout_s:
-            raise IngestError(f"{topic}: no progress from the broker for {stall_timeout_s:.0f}s")
+            raise IngestError(
+                f"{topic}: no progress from the broker for {stall_timeout_s:.0f}s (broker down,"
+                " restarted or the topic deleted?). Slices landed so far are committed and the"
+                " next run continues after them; no hour file was written by this run."
+            )
 
 
 def _check_not_reset(topic: str, partition: int, st: _Partition, high_watermark: int) -> None:

@@ -8,14 +8,21 @@ and tests needs none of them; a real cluster selects them by configuration.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from dagster import ConfigurableResource
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import Field
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_Client = TypeVar("_Client")
+
+
+class BrokerUnavailableError(RuntimeError):
+    """No broker answered: transient by nature, so the raw asset's RetryPolicy retries it."""
 
 
 class KafkaResource(ConfigurableResource):
@@ -30,6 +37,12 @@ class KafkaResource(ConfigurableResource):
     ssl_password: str | None = Field(default=None, description="Give as EnvVar.")
     client_id: str = "aggregator-assets"
     request_timeout_ms: int = 30_000
+    connect_timeout_ms: int = Field(
+        default=10_000, description="How long to wait for a first broker before failing the run."
+    )
+    stall_timeout_s: float = Field(
+        default=60.0, description="Fail a run when the broker sends nothing for this long."
+    )
     fetch_max_bytes: int = 64 * 1024 * 1024
     max_partition_fetch_bytes: int = 16 * 1024 * 1024
 
@@ -44,6 +57,7 @@ class KafkaResource(ConfigurableResource):
             "client_id": self.client_id,
             "security_protocol": self.security_protocol,
             "request_timeout_ms": self.request_timeout_ms,
+            "bootstrap_timeout_ms": self.connect_timeout_ms,
         }
         if self.security_protocol.startswith("SASL"):
             config |= {
@@ -63,10 +77,11 @@ class KafkaResource(ConfigurableResource):
     @contextlib.contextmanager
     def consumer(self) -> Iterator[KafkaConsumer]:
         """A consumer with no group: the lake, not a consumer group, records what was ingested."""
-        consumer = KafkaConsumer(
-            **self.client_config(),
+        consumer = self._connect(
+            KafkaConsumer,
             group_id=None,
             enable_auto_commit=False,
+            allow_auto_create_topics=False,  # reading a topic must never create it
             auto_offset_reset="none",  # a jump past lost offsets must raise, never skip
             fetch_max_bytes=self.fetch_max_bytes,
             max_partition_fetch_bytes=self.max_partition_fetch_bytes,
@@ -80,7 +95,7 @@ class KafkaResource(ConfigurableResource):
     @contextlib.contextmanager
     def producer(self, **overrides) -> Iterator[KafkaProducer]:
         settings = {"linger_ms": 20, "batch_size": 512 * 1024} | overrides
-        producer = KafkaProducer(**self.client_config(), **settings)
+        producer = self._connect(KafkaProducer, **settings)
         try:
             yield producer
         finally:
@@ -88,8 +103,18 @@ class KafkaResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[KafkaAdminClient]:
-        admin = KafkaAdminClient(**self.client_config())
+        admin = self._connect(KafkaAdminClient)
         try:
             yield admin
         finally:
             admin.close()
+
+    def _connect(self, client: Callable[..., _Client], **settings) -> _Client:
+        try:
+            return client(**self.client_config(), **settings)
+        except (KafkaTimeoutError, KafkaConnectionError) as exc:
+            raise BrokerUnavailableError(
+                f"cannot reach Kafka at {self.bootstrap_servers} within"
+                f" {self.connect_timeout_ms / 1000:g}s ({type(exc).__name__}: {exc}). Check that"
+                " the broker is running and bootstrap_servers is right; nothing was ingested."
+            ) from exc
