@@ -4,16 +4,19 @@ Builds an external-layout lake (`<root>/<device_id>/<message>/YYYY/MM/DD/part.pa
 GNSS messages at 1 Hz while driving) for the day before, the day and the day after, then times
 (a) what vehicle teams' local scripts do: for each device read its trip-identifier files and
 find trips, then for every trip and aggregation re-read the message files and filter, and
-(b) `summarize_day` over `external_lake_dataset`. Prints both times, the speedup and the peak
-resident memory of each step (sampled).
+(b) `summarize_day` over `external_lake_dataset` (on a local lake DuckDB reads the files itself).
+Prints both times, the speedup, the peak resident memory of each step (sampled) and the 1-minute
+load average after each (other jobs on the machine skew both sides; repeat when it is high).
 
     .venv/bin/python benchmarks/trip_summaries_benchmark.py --devices 100
+    .venv/bin/python benchmarks/trip_summaries_benchmark.py --devices 50 --root /tmp/lake50
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 import time
@@ -150,7 +153,11 @@ def main() -> None:
     parser.add_argument("--hz", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit")
-    parser.add_argument("--root", type=Path, help="keep the lake here (default: a temp folder)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="keep the lake here, or reuse the one already there (default: a temp folder)",
+    )
     args = parser.parse_args()
 
     demo = load_aggregations(default_config_path().with_name("trips_aggregations.json"))
@@ -163,27 +170,33 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="trips-bench-") as tmp:
         root = args.root or Path(tmp) / "lake"
-        print(f"building lake at {root}: {args.devices} devices, 3 days, {args.hz} Hz", flush=True)
-        t0 = time.perf_counter()
-        rows = build_lake(root, args.devices, args.hz, args.seed)
-        print(f"built {rows:,} samples in {time.perf_counter() - t0:.1f}s", flush=True)
+        if root.is_dir() and any(root.iterdir()):
+            rows = sum(pq.read_metadata(f).num_rows for f in root.glob("*/*/*/*/*/*.parquet"))
+            print(f"reusing the lake at {root} ({rows:,} samples)", flush=True)
+        else:
+            print(
+                f"building lake at {root}: {args.devices} devices, 3 days, {args.hz} Hz", flush=True
+            )
+            t0 = time.perf_counter()
+            rows = build_lake(root, args.devices, args.hz, args.seed)
+            print(f"built {rows:,} samples in {time.perf_counter() - t0:.1f}s", flush=True)
 
         print("(b) ours: DuckDB over the lake", flush=True)
         with PeakMemory() as mem_ours:
             t0 = time.perf_counter()
             lake = Lake(str(root))
             window = scan_window(DAY, config)
-            dataset, files = external_lake_dataset(
-                lake, "", window, aggs.messages(), aggs.signals()
-            )
-            ours = summarize_day(dataset, DAY, config)
+            source, files = external_lake_dataset(lake, "", window, aggs.messages(), aggs.signals())
+            ours = summarize_day(source, DAY, config)
             t_ours = time.perf_counter() - t0
+        load_ours = os.getloadavg()[0]
 
         print("(a) naive: per-trip pandas re-reads", flush=True)
         with PeakMemory() as mem_naive:
             t0 = time.perf_counter()
             reference = naive(root, config)
             t_naive = time.perf_counter() - t0
+        load_naive = os.getloadavg()[0]
 
     check = ours.table.to_pandas().merge(
         reference, on=["DeviceID", "Message", "Signal", "Aggregation", "TripStart"]
@@ -202,6 +215,8 @@ def main() -> None:
                 "speedup": round(t_naive / t_ours, 1),
                 "peak_rss_naive_mb": round(mem_naive.peak_mb),
                 "peak_rss_ours_mb": round(mem_ours.peak_mb),
+                "load_1m_after_ours": round(load_ours, 2),
+                "load_1m_after_naive": round(load_naive, 2),
                 "results_agree": bool(
                     agree and len(check) == len(reference) == ours.table.num_rows
                 ),

@@ -154,7 +154,7 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
                 "raw_files_read": len(raw.files),
                 "hours_not_yet_available": len(raw.not_yet_available),
             }
-            return summarize_day(raw.dataset, day, trips), extra
+            return summarize_day(raw.source, day, trips), extra
 
         return _write_days(context, store, "trip_summaries", summarize)
 

@@ -1,9 +1,12 @@
 """Where a day's samples come from: raw hour files of the Kafka topic, or the external lake.
 
-Both return a pyarrow dataset with columns device_id, message, t and the configured signals
-(float64), which DuckDB scans lazily. Only topic names and configured message names build
-paths; device ids are read from the external lake's folder names and only ever become column
-values, never paths we write to or SQL text.
+On a local lake both return `ParquetFiles`, which DuckDB reads itself: in parallel, with
+projection and filter pushdown, and with its buffers inside its memory limit (scanning a pyarrow
+dataset costs more in conversion than the read, and pyarrow's read-ahead sits outside the
+limit). On S3 (DuckDB's httpfs is not available here) they return a pyarrow dataset with columns
+device_id, message, t and the configured signals (float64), which DuckDB scans lazily. Only
+topic names and configured message names build paths; device ids are read from the external
+lake's folder names and only ever become column values, never paths we write to or SQL text.
 """
 
 from __future__ import annotations
@@ -62,8 +65,21 @@ def hours_between(start: datetime, end: datetime) -> list[datetime]:
 
 
 @dataclass(frozen=True)
+class ParquetFiles:
+    """Local Parquet files for DuckDB's own reader. `labels`, when given, holds device_id and
+    message for each file (row i describes paths[i]), for lakes that keep them in folder names
+    rather than in columns."""
+
+    paths: list[str]
+    labels: pa.Table | None = None
+
+
+Source = ds.Dataset | ParquetFiles
+
+
+@dataclass(frozen=True)
 class RawHours:
-    dataset: ds.Dataset
+    source: Source
     files: list[str]
     not_yet_available: list[datetime]
 
@@ -90,14 +106,16 @@ def raw_hours_dataset(
             missing.append(hour)
     if missing:
         raise MissingHoursError(missing)
-    return RawHours(_dataset(lake, files, signals), files, future)
+    return RawHours(_raw_source(lake, files, signals), files, future)
 
 
-def _dataset(lake: Lake, files: list[str], signals: list[str]) -> ds.Dataset:
+def _raw_source(lake: Lake, files: list[str], signals: list[str]) -> Source:
     schema = sample_schema(signals)
     if not files:
         return ds.dataset(schema.empty_table())
     paths = [lake.path(f) for f in files]
+    if not lake.is_s3:
+        return ParquetFiles(paths)
     return ds.dataset(paths, filesystem=lake.fs, format=_RAW_FORMAT, schema=schema)
 
 
@@ -116,24 +134,28 @@ def external_lake_dataset(
     window: tuple[datetime, datetime],
     messages: list[str],
     signals: list[str],
-) -> tuple[ds.Dataset, int]:
-    """A dataset over `<prefix>/<device_id>/<message>/YYYY/MM/DD/*.parquet` for the configured
+) -> tuple[Source, int]:
+    """The files `<prefix>/<device_id>/<message>/YYYY/MM/DD/*.parquet` of the configured
     messages and the UTC days overlapping `window`; device_id and message come from the path.
-    Returns (dataset, number of files)."""
+    Returns (source, number of files)."""
     days = sorted({h.date() for h in hours_between(*window)})
     devices = _subfolders(lake, prefix)
     folders = [
-        posixpath.join(prefix, device, message, f"{day:%Y/%m/%d}")
+        (device, message, posixpath.join(prefix, device, message, f"{day:%Y/%m/%d}"))
         for device in devices
         for message in messages
         for day in days
     ]
     with ThreadPoolExecutor(_LISTING_THREADS) as pool:
-        listed = pool.map(lambda folder: lake.list_files(folder, suffix=".parquet"), folders)
+        listed = list(pool.map(lambda f: lake.list_files(f[2], suffix=".parquet"), folders))
     files = [f for chunk in listed for f in chunk]
     schema = sample_schema(signals)
     if not files:
         return ds.dataset(schema.empty_table()), 0
+    if not lake.is_s3:
+        labels = [(d, m) for (d, m, _), chunk in zip(folders, listed, strict=True) for _ in chunk]
+        table = pa.table({"device_id": [d for d, _ in labels], "message": [m for _, m in labels]})
+        return ParquetFiles([lake.path(f) for f in files], table), len(files)
     partitioning = ds.DirectoryPartitioning(
         pa.schema([("device_id", _LABEL), ("message", _LABEL)]),
         dictionaries={"device_id": pa.array(devices), "message": pa.array(messages)},

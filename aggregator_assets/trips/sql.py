@@ -19,21 +19,34 @@ def quote_ident(name: str) -> str:
 
 
 @cache
-def _template(name: str) -> str:
+def template(name: str) -> str:
+    """The text of `<name>.sql` beside this module."""
     return (_SQL_DIR / f"{name}.sql").read_text()
 
 
-def render(name: str, signals: list[str], **fragments: str) -> str:
+def render(
+    name: str,
+    signals: list[str],
+    source: str = "source_registered",
+    absent: frozenset[str] = frozenset(),
+    **fragments: str,
+) -> str:
     """The text of `<name>.sql` with `{fragment}` markers replaced by rendered identifiers;
-    `{samples}` is the shared CTE over the source (samples.sql) for `signals`."""
-    samples = _template("samples").format(signal_columns=signal_columns(signals))
-    return _template(name).format(samples=samples, **fragments)
+    `{samples}` is the shared CTE (samples.sql) over the `source` CTE (`<source>.sql`) for
+    `signals`, of which those in `absent` are missing from the source and read as NULL."""
+    samples = template("samples").format(
+        source_rows=template(source).strip(), signal_columns=signal_columns(signals, absent)
+    )
+    return template(name).format(samples=samples, **fragments)
 
 
-def signal_columns(signals: list[str]) -> str:
-    """SELECT items copying each signal as DOUBLE, NaN as NULL."""
+def signal_columns(signals: list[str], absent: frozenset[str] = frozenset()) -> str:
+    """SELECT items copying each signal as DOUBLE, NaN as NULL; NULL for an absent one."""
     items = []
     for name in signals:
+        if name in absent:
+            items.append(f"CAST(NULL AS DOUBLE) AS {quote_ident(name)}")
+            continue
         col = f"CAST({quote_ident(name)} AS DOUBLE)"
         items.append(f"CASE WHEN isnan({col}) THEN NULL ELSE {col} END AS {quote_ident(name)}")
     return ",\n    ".join(items)

@@ -1,31 +1,51 @@
--- One row per trip x configured (message, signal, aggregation). Samples are joined to their
--- trip window [trip_start, trip_end], fanned out to the cluster's signals of their message
--- (the signal_value marker, rendered by sql.py, picks the column by signal_idx), and
--- aggregated once per (trip, message, signal); each configured aggregation then picks its
--- column. A configured message without data in a trip still yields its rows (LEFT JOIN):
--- Value NULL (0 for count), Count 0, Duration NULL.
+-- One row per trip x configured (message, signal, aggregation). Each sample finds its trip by an
+-- equality join on (device, time bucket) to the trips cut into $bucket_s buckets, then the window
+-- check [trip_start, trip_end] (trips of a device never overlap, so a sample has at most one);
+-- it is fanned out to the cluster's signals of its message (message_signals; the signal_value
+-- marker, rendered by sql.py, picks the column by signal_idx) and aggregated once per (trip,
+-- message, signal). The costlier aggregations run only where a spec asks for them (the wants_
+-- flags); each configured aggregation then picks its column. A configured message without data
+-- in a trip still yields its rows (LEFT JOIN): Value NULL (0 for count), Count 0, Duration NULL.
 WITH {samples},
-joined AS (
-    SELECT
-        tr.cluster,
-        tr.device_id,
-        tr.trip_start,
-        s.message,
-        ms.signal,
-        s.t,
-        {signal_value} AS v
-    FROM trips AS tr
-    JOIN samples AS s
-        ON s.device_id = tr.device_id AND s.t >= tr.trip_start AND s.t <= tr.trip_end
-    JOIN message_signals AS ms ON ms.cluster = tr.cluster AND ms.message = s.message
+numbered_trips AS (
+    SELECT row_number() OVER (ORDER BY device_id, trip_start) AS trip_no, *
+    FROM trips
 ),
-stats AS (
+trip_buckets AS (
     SELECT
+        trip_no,
         cluster,
         device_id,
         trip_start,
-        message,
-        signal,
+        trip_end,
+        unnest(range(
+            CAST(floor(trip_start / $bucket_s) AS BIGINT),
+            CAST(floor(trip_end / $bucket_s) AS BIGINT) + 1
+        )) AS bucket
+    FROM numbered_trips
+),
+joined AS (
+    SELECT
+        tb.trip_no,
+        ms.pair_no,
+        ms.wants_median,
+        ms.wants_stdev,
+        ms.wants_first,
+        ms.wants_last,
+        s.t,
+        {signal_value} AS v
+    FROM samples AS s
+    JOIN trip_buckets AS tb
+        ON tb.device_id = s.device_id
+        AND tb.bucket = CAST(floor(s.t / $bucket_s) AS BIGINT)
+        AND s.t >= tb.trip_start
+        AND s.t <= tb.trip_end
+    JOIN message_signals AS ms ON ms.cluster = tb.cluster AND ms.message = s.message
+),
+stats AS (
+    SELECT
+        trip_no,
+        pair_no,
         count(v) AS n,
         min(t) AS first_t,
         max(t) AS last_t,
@@ -33,12 +53,12 @@ stats AS (
         max(v) AS v_max,
         min(v) AS v_min,
         sum(v) AS v_sum,
-        median(v) AS v_median,
-        stddev_samp(v) AS v_stdev,
-        arg_min(v, t) FILTER (WHERE v IS NOT NULL) AS v_first,
-        arg_max(v, t) FILTER (WHERE v IS NOT NULL) AS v_last
+        median(v) FILTER (WHERE wants_median) AS v_median,
+        stddev_samp(v) FILTER (WHERE wants_stdev) AS v_stdev,
+        arg_min(v, t) FILTER (WHERE v IS NOT NULL AND wants_first) AS v_first,
+        arg_max(v, t) FILTER (WHERE v IS NOT NULL AND wants_last) AS v_last
     FROM joined
-    GROUP BY cluster, device_id, trip_start, message, signal
+    GROUP BY trip_no, pair_no
 )
 SELECT
     tr.device_id AS "DeviceID",
@@ -62,12 +82,7 @@ SELECT
     tr.trip_end AS "TripEnd",
     tr.device_id || '_' || CAST(CAST(floor(tr.trip_start) AS BIGINT) AS VARCHAR) AS "TripID",
     tr.cluster AS "Cluster"
-FROM trips AS tr
+FROM numbered_trips AS tr
 JOIN specs AS sp ON sp.cluster = tr.cluster
-LEFT JOIN stats AS st
-    ON st.cluster = tr.cluster
-    AND st.device_id = tr.device_id
-    AND st.trip_start = tr.trip_start
-    AND st.message = sp.message
-    AND st.signal = sp.signal
+LEFT JOIN stats AS st ON st.trip_no = tr.trip_no AND st.pair_no = sp.pair_no
 ORDER BY "TripStart", "DeviceID", sp.spec_order;

@@ -1,17 +1,19 @@
 """Per-trip summaries of one UTC day, computed in DuckDB so memory stays bounded.
 
-The source is anything DuckDB scans lazily (a pyarrow dataset over raw hour files or over the
-external lake) with columns device_id, message, t and the signals. The day's window plus
-`max_gap` before (to see whether a trip at midnight started the day before) and `lookahead`
-after (to finish trips crossing midnight) is scanned straight from the source (DuckDB pushes
-the time and message filters into the pyarrow scan); gap detection is a window function over
-the trip-identifier samples and aggregation a join to the small trips table plus a GROUP BY,
-so the same code serves 1 device or 1000 and only the summary rows reach Python. DuckDB's
-memory is capped (`duckdb_memory_limit`) and larger work spills to a scratch folder.
+The source is either local Parquet files that DuckDB reads itself (`ParquetFiles`: parallel,
+projection and filter pushdown, buffers inside the memory limit) or anything DuckDB scans lazily
+(a pyarrow dataset, e.g. over S3) with columns device_id, message, t and the signals. The day's
+window plus `max_gap` before (to see whether a trip at midnight started the day before) and
+`lookahead` after (to finish trips crossing midnight) is scanned straight from the source;
+gap detection is one ordered window pass over the trip-identifier samples, and aggregation an
+equality join of the samples to the small trips table (by device and time bucket) plus a
+GROUP BY, so the same code serves 1 device or 1000 and only the summary rows reach Python.
+DuckDB's memory is capped (`duckdb_memory_limit`) and larger work spills to a scratch folder.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,10 @@ import pyarrow as pa
 
 from aggregator_assets.trips import sql
 from aggregator_assets.trips.config import TripsConfig
+from aggregator_assets.trips.sources import ParquetFiles, Source
+
+# Width of the time buckets that let a sample find its trip by an equality join.
+JOIN_BUCKET_S = 3600.0
 
 OUTPUT_SCHEMA = pa.schema(
     [
@@ -59,6 +65,10 @@ def scan_window(day_start: datetime, config: TripsConfig) -> tuple[datetime, dat
     )
 
 
+# Aggregations computed only for the (message, signal) pairs a spec asks them for.
+_ON_DEMAND = ("median", "stdev", "first", "last")
+
+
 def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
     """(specs, message_signals): the configured outputs per cluster, as tables SQL joins to."""
     signal_idx = {name: i for i, name in enumerate(config.aggregations.signals())}
@@ -66,6 +76,19 @@ def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
     for cluster, details in config.aggregations.clusters.items():
         for spec in details.aggregations:
             for signal in spec.signal:
+                pair = pairs.setdefault(
+                    (cluster, spec.message, signal),
+                    {
+                        "cluster": cluster,
+                        "message": spec.message,
+                        "signal": signal,
+                        "signal_idx": signal_idx[signal],
+                        "pair_no": len(pairs),
+                        **{f"wants_{a}": False for a in _ON_DEMAND},
+                    },
+                )
+                if spec.aggregation in _ON_DEMAND:
+                    pair[f"wants_{spec.aggregation}"] = True
                 specs.append(
                     {
                         "cluster": cluster,
@@ -73,20 +96,17 @@ def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
                         "signal": signal,
                         "aggregation": spec.aggregation,
                         "spec_order": len(specs),
+                        "pair_no": pair["pair_no"],
                     }
                 )
-                pairs[(cluster, spec.message, signal)] = {
-                    "cluster": cluster,
-                    "message": spec.message,
-                    "signal": signal,
-                    "signal_idx": signal_idx[signal],
-                }
     spec_schema = pa.schema(
         [(k, pa.string()) for k in ("cluster", "message", "signal", "aggregation")]
-        + [("spec_order", pa.int32())]
+        + [("spec_order", pa.int32()), ("pair_no", pa.int32())]
     )
     pair_schema = pa.schema(
-        [(k, pa.string()) for k in ("cluster", "message", "signal")] + [("signal_idx", pa.int32())]
+        [(k, pa.string()) for k in ("cluster", "message", "signal")]
+        + [("signal_idx", pa.int32()), ("pair_no", pa.int32())]
+        + [(f"wants_{a}", pa.bool_()) for a in _ON_DEMAND]
     )
     return (
         pa.Table.from_pylist(specs, schema=spec_schema),
@@ -95,7 +115,7 @@ def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
 
 
 def assign_clusters(devices: list[str], config: TripsConfig) -> tuple[pa.Table, list[str]]:
-    """(device_id -> cluster table, devices with no cluster). Unlisted devices get the
+    """(device_id -> cluster, device_no table; devices with no cluster). Unlisted devices get the
     `default_cluster` when one is configured, otherwise they are skipped and reported."""
     mapping = config.aggregations.device_cluster
     assigned, missing = {}, []
@@ -109,6 +129,7 @@ def assign_clusters(devices: list[str], config: TripsConfig) -> tuple[pa.Table, 
         {
             "device_id": pa.array(list(assigned), pa.string()),
             "cluster": pa.array(list(assigned.values()), pa.string()),
+            "device_no": pa.array(range(len(assigned)), pa.int32()),
         }
     )
     return table, missing
@@ -116,13 +137,17 @@ def assign_clusters(devices: list[str], config: TripsConfig) -> tuple[pa.Table, 
 
 def connect(config: TripsConfig, workdir: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB whose memory is capped; larger sorts and joins spill to `workdir`."""
-    settings = {"memory_limit": config.duckdb_memory_limit, "temp_directory": workdir}
+    settings = {
+        "memory_limit": config.duckdb_memory_limit,
+        "temp_directory": workdir,
+        "preserve_insertion_order": False,
+    }
     if config.duckdb_threads:
         settings["threads"] = config.duckdb_threads
     return duckdb.connect(":memory:", config=settings)
 
 
-def summarize_day(source: object, day_start: datetime, config: TripsConfig) -> DaySummary:
+def summarize_day(source: Source, day_start: datetime, config: TripsConfig) -> DaySummary:
     """Summarise the trips that start on the UTC day beginning at `day_start`."""
     with tempfile.TemporaryDirectory(prefix="trips-") as workdir:
         con = connect(config, workdir)
@@ -133,7 +158,7 @@ def summarize_day(source: object, day_start: datetime, config: TripsConfig) -> D
 
 
 def _summarize(
-    con: duckdb.DuckDBPyConnection, source: object, day_start: datetime, config: TripsConfig
+    con: duckdb.DuckDBPyConnection, source: Source, day_start: datetime, config: TripsConfig
 ) -> DaySummary:
     aggs = config.aggregations
     signals = aggs.signals()
@@ -144,10 +169,13 @@ def _summarize(
     }
 
     scan = {"scan_start": lo.timestamp(), "scan_end": hi.timestamp(), "messages": aggs.messages()}
-    con.register("source", source)
-    devices = [
-        row[0] for row in con.sql(sql.render("devices", signals), params={**scan, **day}).fetchall()
-    ]
+    reader, absent, source_params = _bind_source(con, source, signals)
+    scan.update(source_params)
+
+    def render(name: str, **fragments: str) -> str:
+        return sql.render(name, signals, reader, absent, **fragments)
+
+    devices = [row[0] for row in con.sql(render("devices"), params={**scan, **day}).fetchall()]
     device_table, missing = assign_clusters(devices, config)
     specs, message_signals = _plan_tables(config)
     con.register("devices", device_table)
@@ -160,7 +188,7 @@ def _summarize(
     for cluster, details in aggs.clusters.items():
         ident = details.trip_identifier
         con.execute(
-            sql.render("trips", signals, identifier_present=sql.any_present(ident.signal)),
+            render("trips", identifier_present=sql.any_present(ident.signal)),
             {
                 **scan,
                 **day,
@@ -169,12 +197,18 @@ def _summarize(
                 "max_gap_s": config.max_gap_delta.total_seconds(),
             },
         )
-    n_trips, near_end = con.sql(
-        "SELECT count(*), count(*) FILTER (WHERE trip_end > $limit) FROM trips",
-        params={"limit": (hi - config.max_gap_delta).timestamp()},
+    n_trips, near_end, first_start, last_end = con.sql(
+        sql.template("trip_counts"), params={"limit": (hi - config.max_gap_delta).timestamp()}
     ).fetchall()[0]
+    # Only samples inside some trip are aggregated: narrow the scan to the trips' span.
+    no_trips = first_start is None
+    trip_span = {
+        "scan_start": 0.0 if no_trips else first_start,
+        "scan_end": 0.0 if no_trips else math.nextafter(last_end, math.inf),
+    }
     table = con.sql(
-        sql.render("summaries", signals, signal_value=sql.signal_value(signals)), params=scan
+        render("summaries", signal_value=sql.signal_value(signals)),
+        params={**scan, **trip_span, "bucket_s": JOIN_BUCKET_S},
     ).to_arrow_table()
     return DaySummary(
         table=table.cast(OUTPUT_SCHEMA),
@@ -184,3 +218,22 @@ def _summarize(
         trips_reaching_lookahead_end=near_end,
         scan_window=(lo, hi),
     )
+
+
+def _bind_source(
+    con: duckdb.DuckDBPyConnection, source: Source, signals: list[str]
+) -> tuple[str, frozenset[str], dict]:
+    """Make `source` readable by the queries: (source CTE template, signals it lacks, params)."""
+    if not isinstance(source, ParquetFiles):
+        con.register("source", source)
+        return "source_registered", frozenset(), {}
+    params = {"files": source.paths}
+    columns = {row[0] for row in con.execute(sql.template("parquet_columns"), params).fetchall()}
+    absent = frozenset(name for name in signals if name not in columns)
+    if source.labels is None:
+        return "source_files", absent, params
+    labels = source.labels.append_column(
+        "file_index", pa.array(range(len(source.paths)), pa.uint64())
+    )
+    con.register("file_labels", labels)
+    return "source_labelled_files", absent, params

@@ -9,6 +9,8 @@ is a few int64/float64 arrays of the hour's row count; there is no per-group sta
 from __future__ import annotations
 
 import operator
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +27,7 @@ from aggregator_assets.windows.columns import (
 from aggregator_assets.windows.group_stats import segment_stats, sort_within_groups
 from aggregator_assets.windows.groups import group_windows, key_codes, window_codes
 
+_CORES = os.cpu_count() or 1
 _OPS = {
     "<": operator.lt,
     "<=": operator.le,
@@ -104,17 +107,22 @@ def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int)
     columns["window_end"] = pa.array(starts + window_us, TIMESTAMP, mask=unknown)
     columns["event_count"] = pa.array(np.bincount(groups.ids, minlength=groups.count))
 
-    for name in topic.numeric_fields:
+    def field_columns(name: str) -> dict[str, pa.Array]:
         values = _float_values(raw[name])
+        out: dict[str, pa.Array] = {}
         for count_name, cond in topic.domain_counts.items():
             if cond.field == name:
                 hits = _OPS[cond.op](values, float(cond.value)) & ~np.isnan(values)
-                columns[count_name] = pa.array(
-                    np.bincount(groups.ids[hits], minlength=groups.count)
-                )
+                out[count_name] = pa.array(np.bincount(groups.ids[hits], minlength=groups.count))
         stats = segment_stats(*sort_within_groups(groups.ids, values, groups.count))
         for stat, array in stats.items():
-            columns[stat_column(stat, name)] = pa.array(array, from_pandas=True)
+            out[stat_column(stat, name)] = pa.array(array, from_pandas=True)
         for alias, stat in ALIASES.items():
-            columns[stat_column(alias, name)] = columns[stat_column(stat, name)]
+            out[stat_column(alias, name)] = out[stat_column(stat, name)]
+        return out
+
+    # numpy's sorts and reductions release the GIL: fields are computed on all cores.
+    with ThreadPoolExecutor(max_workers=min(len(topic.numeric_fields), _CORES) or 1) as pool:
+        for field_out in pool.map(field_columns, topic.numeric_fields):
+            columns.update(field_out)
     return pa.table(columns).select(schema.names).cast(schema)
