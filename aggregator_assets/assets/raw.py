@@ -86,7 +86,12 @@ def raw_metadata(
                 for h in hours
             )
         ),
-        "path": MetadataValue.path(lake.uri(hours[0].raw_file.rsplit("/", 1)[0]) if hours else ""),
+        # One hour: its folder; a ranged run: the topic's folder (per-hour rows are in `hours`).
+        "path": MetadataValue.path(
+            lake.uri(
+                hours[0].raw_file.rsplit("/", 1)[0] if len(hours) == 1 else f"raw/{topic.name}"
+            )
+        ),
     }
 
 
