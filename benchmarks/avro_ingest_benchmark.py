@@ -25,9 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime
 
-from ingest_benchmark import HOUR, _progress, run_bare
+from ingest_benchmark import HOUR, iso_ms, run_bare
 from ingest_benchmark import produce as produce_json
 
 
@@ -41,9 +41,8 @@ def iot_topic(name: str, value_format: str):
 
 
 def produce_avro(bootstrap: str, registry_url: str, topic: str, events: int, partitions: int):
+    """The same events as the JSON topic, as Confluent-framed Avro with a registered schema."""
     from fastavro import parse_schema, schemaless_writer
-    from kafka import KafkaProducer
-    from kafka.admin import KafkaAdminClient, NewTopic
 
     from aggregator_assets.demo.avro import avro_schema
     from aggregator_assets.resources.schema_registry import SchemaRegistryClient
@@ -51,43 +50,26 @@ def produce_avro(bootstrap: str, registry_url: str, topic: str, events: int, par
     schema = avro_schema(iot_topic(topic, "avro").topics[0])
     schema_id = SchemaRegistryClient(registry_url).register(f"{topic}-value", schema)
     parsed, header = parse_schema(schema), b"\0" + schema_id.to_bytes(4, "big")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, partitions, 1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, batch_size=1 << 20)
-    started, step = time.monotonic(), 3600 / events
-    for i in range(events):
-        at = HOUR + timedelta(seconds=i * step)
+
+    def encode(i: int, at: datetime) -> bytes:
         body = io.BytesIO()
         body.write(header)
-        schemaless_writer(
-            body,
-            parsed,
-            {
-                "event_duration": i % 97 / 10,
-                "device_type": "thermostat",
-                "device_id": f"dev-{i % 500:04d}",
-                "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "location": f"building-{i % 7}",
-                "value": round((i % 1000) / 7, 4),
-                "unit": "C",
-                "battery_level": i % 101,
-                "signal_strength": -40 - i % 70,
-                "metadata": f'{{"fw":"2.1.{i % 9}","tags":["a"]}}',
-            },
-        )
-        producer.send(
-            topic,
-            value=body.getvalue(),
-            key=b"dev-%04d" % (i % 500),
-            timestamp_ms=int(at.timestamp() * 1000) + 1500,
-        )
-        if i % 50_000 == 0:
-            _progress(i, events, started, "producing avro")
-    producer.flush()
-    producer.close()
-    _progress(events, events, started, "producing avro")
-    print(file=sys.stderr)
+        record = {
+            "event_duration": i % 97 / 10,
+            "device_type": "thermostat",
+            "device_id": f"dev-{i % 500:04d}",
+            "timestamp": iso_ms(at),
+            "location": f"building-{i % 7}",
+            "value": round((i % 1000) / 7, 4),
+            "unit": "C",
+            "battery_level": i % 101,
+            "signal_strength": -40 - i % 70,
+            "metadata": f'{{"fw":"2.1.{i % 9}","tags":["a"]}}',
+        }
+        schemaless_writer(body, parsed, record)
+        return body.getvalue()
+
+    produce_json(bootstrap, topic, events, partitions, encode=encode, what="producing avro")
 
 
 def run_ingest(bootstrap: str, topic: str, events: int, registry_url: str | None) -> dict:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
@@ -32,7 +33,36 @@ def _progress(done: int, total: int, started: float, what: str) -> None:
     print(f"\r  {what}: {done:,}/{total:,} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
 
 
-def produce(bootstrap: str, topic: str, events: int, partitions: int) -> None:
+JSON_TEMPLATE = (
+    '{"event_duration": %.3f, "device_type": "thermostat", "device_id": "dev-%04d",'
+    ' "timestamp": "%s", "location": "building-%d", "value": %.4f, "unit": "C",'
+    ' "battery_level": %d, "signal_strength": %d, "metadata": {"fw": "2.1.%d", "tags": ["a"]}}'
+)
+
+
+def event_time(i: int, events: int) -> datetime:
+    """Event i of `events` spread evenly over the benchmark hour."""
+    return HOUR + timedelta(seconds=i * 3600 / events)
+
+
+def iso_ms(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def encode_json(i: int, at: datetime) -> bytes:
+    fields = (i % 97 / 10, i % 500, iso_ms(at), i % 7, (i % 1000) / 7, i % 101, -40 - i % 70, i % 9)
+    return (JSON_TEMPLATE % fields).encode()
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    events: int,
+    partitions: int,
+    encode: Callable[[int, datetime], bytes] = encode_json,
+    what: str = "producing",
+) -> None:
+    """Create `topic` and send `events` iot-events into one hour, each arriving 1.5 s late."""
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -40,37 +70,20 @@ def produce(bootstrap: str, topic: str, events: int, partitions: int) -> None:
     admin.create_topics([NewTopic(topic, partitions, 1)])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, batch_size=1 << 20)
-    template = (
-        '{"event_duration": %.3f, "device_type": "thermostat", "device_id": "dev-%04d",'
-        ' "timestamp": "%s", "location": "building-%d", "value": %.4f, "unit": "C",'
-        ' "battery_level": %d, "signal_strength": %d, "metadata": {"fw": "2.1.%d", "tags": ["a"]}}'
-    )
     started = time.monotonic()
-    step = 3600 / events
     for i in range(events):
-        at = HOUR + timedelta(seconds=i * step)
-        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        value = template % (
-            i % 97 / 10,
-            i % 500,
-            stamp,
-            i % 7,
-            (i % 1000) / 7,
-            i % 101,
-            -40 - i % 70,
-            i % 9,
-        )
+        at = event_time(i, events)
         producer.send(
             topic,
-            value=value.encode(),
+            value=encode(i, at),
             key=b"dev-%04d" % (i % 500),
             timestamp_ms=int(at.timestamp() * 1000) + 1500,
         )
         if i % 50_000 == 0:
-            _progress(i, events, started, "producing")
+            _progress(i, events, started, what)
     producer.flush()
     producer.close()
-    _progress(events, events, started, "producing")
+    _progress(events, events, started, what)
     print(file=sys.stderr)
 
 
@@ -180,9 +193,7 @@ def main() -> None:
     bootstrap = args.bootstrap or broker.bootstrap
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        print(
-            f"{args.events:,} iot-events in one hour, {args.partitions} partitions, {bootstrap}"
-        )
+        print(f"{args.events:,} iot-events in one hour, {args.partitions} partitions, {bootstrap}")
         produce(bootstrap, topic, args.events, args.partitions)
         bare, ours = [], []
         for i in range(args.repeat):  # alternate, so machine noise hits both sides alike

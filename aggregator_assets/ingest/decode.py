@@ -27,6 +27,8 @@ _HERE = Path(__file__).parent
 VALIDATE_SQL = (_HERE / "validate.sql").read_text()
 MAX_VALUE_BYTES = 1024 * 1024
 HOUR_COLUMN = "__hour"
+# Date, time (seconds and fraction optional) and a zone: Z or an offset such as +02:00.
+ISO8601_WITH_ZONE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
 
 # JSON types json_type() reports that each configured field type accepts.
 _ACCEPTED_JSON_TYPES = {
@@ -111,8 +113,15 @@ class SqlDecoder:
             self.params[f"flag_{i}"] = cond.value
             flag_columns.append(f"({quote(cond.field)} {cond.op} $flag_{i}) AS {quote(name)},")
         time_field = quote(topic.event_time.field)
+        if topic.event_time.format == "iso8601":
+            self.params["iso8601_pattern"] = ISO8601_WITH_ZONE
         event_time_expr = {
-            "iso8601": f"try_cast({time_field} AS TIMESTAMPTZ)",
+            # Only full timestamps with Z or an offset: a naive or date-only value would be
+            # read as UTC and land hours off for a producer in another zone.
+            "iso8601": (
+                f"CASE WHEN regexp_full_match({time_field}, $iso8601_pattern)"
+                f" THEN try_cast({time_field} AS TIMESTAMPTZ) END"
+            ),
             "epoch_s": (
                 f"try(make_timestamp(CAST(round({time_field} * 1e6) AS BIGINT))::TIMESTAMPTZ)"
             ),
@@ -164,6 +173,8 @@ class JsonDecoder(SqlDecoder):
         "WHEN __text IS NULL THEN 'invalid_utf8'",
         "WHEN __top_type IS NULL THEN 'malformed_json'",
         "WHEN __top_type <> 'OBJECT' THEN 'not_an_object'",
+        # Parsers disagree on which of two equal keys wins; the record is ambiguous.
+        "WHEN __duplicate_keys THEN 'duplicate_key'",
     )
 
     def __init__(

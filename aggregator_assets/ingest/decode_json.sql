@@ -19,11 +19,13 @@ parsed AS (
 typed AS (
     SELECT *,
         CASE WHEN __top_type = 'OBJECT' THEN json_type(__text, $paths) END AS __types,
-        CASE WHEN __top_type = 'OBJECT' THEN json_transform(__text, $structure) END AS __j
+        CASE WHEN __top_type = 'OBJECT' THEN json_transform(__text, $structure) END AS __j,
+        CASE WHEN __top_type = 'OBJECT' THEN json_keys(__text) END AS __keys
     FROM parsed
 ),
 fields AS (
     SELECT __partition, __offset, __timestamp, __key, __value, __text, __top_type, __types,
+        len(__keys) <> len(list_distinct(__keys)) AS __duplicate_keys,
         {{field_columns}}
     FROM typed
 ),

@@ -31,7 +31,8 @@ SELECT
     END AS __hour,
     {{output_columns}},
     {{flag_columns}}
-    __event_time AS event_time,
+    -- Python and pandas cannot hold years past 9999: such a quarantined time is kept as null.
+    CASE WHEN __problem IS NULL OR year(__event_time) <= 9999 THEN __event_time END AS event_time,
     __partition AS kafka_partition,
     __offset AS kafka_offset,
     __timestamp AS kafka_timestamp,

@@ -114,7 +114,7 @@ class KafkaResource(ConfigurableResource):
             return client(**self.client_config(), **settings)
         except (KafkaTimeoutError, KafkaConnectionError) as exc:
             raise BrokerUnavailableError(
-                f"cannot reach Kafka at {self.bootstrap_servers} within"
+                f"cannot reach (or authenticate with) Kafka at {self.bootstrap_servers} within"
                 f" {self.connect_timeout_ms / 1000:g}s ({type(exc).__name__}: {exc}). Check that"
                 " the broker is running and bootstrap_servers is right; nothing was ingested."
             ) from exc
