@@ -45,7 +45,7 @@ def produce_avro(bootstrap: str, registry_url: str, topic: str, events: int, par
     from fastavro import parse_schema, schemaless_writer
 
     from aggregator_assets.demo.avro import avro_schema
-    from aggregator_assets.resources.schema_registry import SchemaRegistryClient
+    from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 
     schema = avro_schema(iot_topic(topic, "avro").topics[0])
     schema_id = SchemaRegistryClient(registry_url).register(f"{topic}-value", schema)

@@ -15,7 +15,7 @@ import numpy as np
 from fastavro import parse_schema, schemaless_writer
 
 from aggregator_assets.config.models import TopicConfig
-from aggregator_assets.resources.schema_registry import SchemaRegistryClient
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 
 AVRO_TYPES = {"string": "string", "float": "double", "int": "long", "bool": "boolean"}
 

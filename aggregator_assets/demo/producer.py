@@ -27,8 +27,8 @@ from aggregator_assets.demo.records import (
     TopicStream,
     topic_rates,
 )
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 from aggregator_assets.resources.kafka import KafkaResource
-from aggregator_assets.resources.schema_registry import SchemaRegistryClient
 
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 LIVE_SLICE_S = 1.0

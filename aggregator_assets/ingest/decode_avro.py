@@ -42,8 +42,8 @@ from aggregator_assets.ingest.decode import (
     SqlDecoder,
     quote,
 )
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 from aggregator_assets.ingest.schema import ARROW_TYPES
-from aggregator_assets.resources.schema_registry import SchemaRegistryClient
 
 MAGIC = 0
 HEADER_BYTES = 5

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from aggregator_assets.config import TopicConfig
 from aggregator_assets.ingest.decode import DecodedBatch, JsonDecoder
-from aggregator_assets.resources.schema_registry import SchemaRegistryClient
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 
 
 class Decoder(Protocol):

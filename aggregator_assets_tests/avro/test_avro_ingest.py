@@ -21,8 +21,8 @@ from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.demo.registry import LocalSchemaRegistry
 from aggregator_assets.ingest.advance import advance_landing
 from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient, SchemaRegistryError
 from aggregator_assets.resources import SchemaRegistryResource
-from aggregator_assets.resources.schema_registry import SchemaRegistryClient, SchemaRegistryError
 from aggregator_assets_tests.ingest.helpers import (
     BASE_HOUR,
     START,
