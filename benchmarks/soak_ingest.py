@@ -107,15 +107,27 @@ def run_ingest(bootstrap: str, topic: str, hours: int) -> dict:
     kafka = KafkaResource(bootstrap_servers=bootstrap)
     slice_rss_mb: list[float] = []
     started = time.monotonic()
+
+    def landed_slice(commit) -> None:
+        slice_rss_mb.append(_status_kb("VmRSS") / 1024)
+        done = sum(c.slice.end - c.slice.start for c in advanced_so_far) + (
+            commit.slice.end - commit.slice.start
+        )
+        advanced_so_far.append(commit)
+        rate = done / max(time.monotonic() - started, 1e-9)
+        print(f"\r  landed {done:,} records ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+    advanced_so_far: list = []
     with kafka.consumer() as consumer:
         advanced = advance_landing(
             consumer,
             landing,
             config.topics[0],
             config.partitions_start,
-            on_slice=lambda _: slice_rss_mb.append(_status_kb("VmRSS") / 1024),
+            on_slice=landed_slice,
         )
     landed = time.monotonic()
+    print(file=sys.stderr)
     cover = compute_cover(landing.commits())
     hour_rss_mb: list[float] = []
     rows = quarantined = late = 0
@@ -126,6 +138,8 @@ def run_ingest(bootstrap: str, topic: str, hours: int) -> dict:
         late += result.late_rows
         quarantined += sum(result.quarantined.values())
         hour_rss_mb.append(_status_kb("VmRSS") / 1024)
+        print(f"\r  built hour {h + 2}/{hours + 2}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
     done = time.monotonic()
     quarter = max(len(hour_rss_mb) // 4, 1)
     return {
@@ -172,7 +186,7 @@ def main() -> None:
         child = subprocess.run(
             [*command, "--hours", str(args.hours)],
             check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,  # the child's progress (stderr) shows live
             text=True,
         )
         out = json.loads(child.stdout.strip().splitlines()[-1])
