@@ -8,7 +8,7 @@ from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.assets.windows import window_assets
 from aggregator_assets.automation import apply_automation
 from aggregator_assets.config import load_pipeline_config
-from aggregator_assets.environments import resources_for_environment
+from aggregator_assets.environments import executor_for_environment, resources_for_environment
 from aggregator_assets.query import query_assets
 from aggregator_assets.sensors import topic_sensors
 
@@ -25,5 +25,6 @@ defs = apply_automation(
         ],
         sensors=topic_sensors(config),
         resources=resources_for_environment(),
+        executor=executor_for_environment(),
     )
 )

@@ -4,13 +4,17 @@
   (default the demo broker on 127.0.0.1:9092).
 - production: every setting from the environment, secrets through EnvVar so they never reach
   the run config, logs or metadata.
+
+The executor is a switch too ($AGGREGATOR_EXECUTOR): `multiprocess` (default) runs a run's steps
+in subprocesses of the run; `celery` hands them to `dagster-celery worker` processes on any
+number of machines through the broker at $CELERY_BROKER_URL (RabbitMQ or Redis).
 """
 
 from __future__ import annotations
 
 import os
 
-from dagster import EnvVar
+from dagster import EnvVar, ExecutorDefinition
 from dagster_aws.s3 import S3Resource
 from dagster_duckdb import DuckDBResource
 
@@ -60,6 +64,29 @@ def _schema_registry() -> SchemaRegistryResource:
             EnvVar("SCHEMA_REGISTRY_PASSWORD") if "SCHEMA_REGISTRY_PASSWORD" in os.environ else None
         ),
     )
+
+
+DEFAULT_CELERY_BROKER = "pyamqp://guest@127.0.0.1//"
+
+
+def executor_for_environment() -> ExecutorDefinition | None:
+    """The executor $AGGREGATOR_EXECUTOR names; None keeps Dagster's multiprocess executor."""
+    kind = os.environ.get("AGGREGATOR_EXECUTOR", "multiprocess")
+    if kind == "multiprocess":
+        return None
+    if kind == "celery":
+        from dagster_celery import celery_executor
+
+        broker = (
+            {"env": "CELERY_BROKER_URL"}  # may hold a password: read at run time, never logged
+            if "CELERY_BROKER_URL" in os.environ
+            else DEFAULT_CELERY_BROKER
+        )
+        queue = os.environ.get("CELERY_QUEUE", "dagster")
+        return celery_executor.configured(
+            {"broker": broker, "backend": "rpc://", "config_source": {"task_default_queue": queue}}
+        )
+    raise ValueError(f"AGGREGATOR_EXECUTOR must be multiprocess or celery, not {kind!r}")
 
 
 def resources_for_environment() -> dict:

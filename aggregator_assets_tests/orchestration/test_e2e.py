@@ -1,5 +1,5 @@
 """End to end: dagster-daemon on a Postgres instance (deploy/dagster.yaml) ingests demo traffic
-into the lake with nobody launching a run."""
+into the lake and builds its windows with nobody launching a run."""
 
 from __future__ import annotations
 
@@ -47,8 +47,23 @@ def database():
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _wait_for_partitions(instance, key, wanted, daemon, daemon_log, timeout_s=WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    materialized: set[str] = set()
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, daemon_log.read_text()[-3000:]
+        materialized = set(instance.get_materialized_partitions(key))
+        if wanted <= materialized:
+            return
+        time.sleep(3)
+    raise AssertionError(
+        f"{key.to_user_string()}: materialized {sorted(materialized)}, wanted {sorted(wanted)}\n"
+        + daemon_log.read_text()[-3000:]
+    )
+
+
 @pytest.mark.e2e
-@pytest.mark.timeout(WAIT_S + 120)
+@pytest.mark.timeout(2 * WAIT_S + 120)
 def test_daemon_ingests_closed_hours_without_a_manual_launch(
     tmp_path, broker, kafka, database, monkeypatch
 ):
@@ -89,26 +104,17 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
         for name in [k for k in env if k.startswith("DAGSTER_")]:
             monkeypatch.setenv(name, env[name])
         instance = DagsterInstance.get()
-        key = AssetKey("raw_iot_events")
         hours_with_data = {
             (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0) for h in (1, 2)
         }
         wanted = {h.strftime("%Y-%m-%d-%H:00") for h in hours_with_data}
-        deadline = time.monotonic() + WAIT_S
-        materialized: set[str] = set()
-        while time.monotonic() < deadline:
-            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
-            materialized = set(instance.get_materialized_partitions(key))
-            if wanted <= materialized:
-                break
-            time.sleep(3)
-        assert wanted <= materialized, (
-            f"materialized {sorted(materialized)}, wanted {sorted(wanted)}\n"
-            + (tmp_path / "daemon.log").read_text()[-3000:]
-        )
+        daemon_log = tmp_path / "daemon.log"
+        # The topic sensor requests raw hours; the automation sensor then builds their windows.
+        for key in ("raw_iot_events", "windows_iot_events_1m"):
+            _wait_for_partitions(instance, AssetKey(key), wanted, daemon, daemon_log)
         lake = Lake(lake_url)
-        files = lake.list_files("raw/iot-events", ".parquet", recursive=True)
-        assert len(files) >= len(wanted)
+        for folder in ("raw/iot-events", "windows/iot-events/1m"):
+            assert len(lake.list_files(folder, ".parquet", recursive=True)) >= len(wanted)
         ingestion = [r for r in instance.get_runs() if r.tags.get("aggregator/topic")]
         assert ingestion and all(r.tags.get("dagster/sensor_name") for r in ingestion)
         instance.dispose()
