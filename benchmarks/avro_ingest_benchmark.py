@@ -23,11 +23,10 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import datetime
 
-from ingest_benchmark import HOUR, iso_ms, run_bare
+from ingest_benchmark import iso_ms, run_bare, timed_ingest
 from ingest_benchmark import produce as produce_json
 
 
@@ -73,9 +72,6 @@ def produce_avro(bootstrap: str, registry_url: str, topic: str, events: int, par
 
 
 def run_ingest(bootstrap: str, topic: str, events: int, registry_url: str | None) -> dict:
-    from aggregator_assets.ingest.advance import advance_landing
-    from aggregator_assets.ingest.hours import build_hour
-    from aggregator_assets.ingest.landing import Landing, compute_cover
     from aggregator_assets.lake import Lake
     from aggregator_assets.resources import KafkaResource, SchemaRegistryResource
 
@@ -86,22 +82,8 @@ def run_ingest(bootstrap: str, topic: str, events: int, registry_url: str | None
         else {}
     )
     lake = Lake(tempfile.mkdtemp(prefix="bench-lake-"))
-    landing = Landing(lake, topic)
-    started = time.monotonic()
-    with KafkaResource(bootstrap_servers=bootstrap).consumer() as consumer:
-        advanced = advance_landing(
-            consumer, landing, config.topics[0], config.partitions_start, **services
-        )
-    fetched = time.monotonic()
-    hour = build_hour(lake, landing, config.topics[0], HOUR, compute_cover(landing.commits()))
-    done = time.monotonic()
-    assert advanced.records == events and hour.rows == events, (advanced.records, hour.rows)
-    return {
-        "records": hour.rows,
-        "seconds": done - started,
-        "landing_seconds": fetched - started,
-        "hour_file_seconds": done - fetched,
-    }
+    kafka = KafkaResource(bootstrap_servers=bootstrap)
+    return timed_ingest(kafka, lake, config, events, **services)
 
 
 def measure(mode: str, bootstrap: str, topic: str, events: int, registry: str = "") -> dict:

@@ -109,9 +109,6 @@ def run_bare(bootstrap: str, topic: str, events: int) -> dict:
 
 def run_ingest(bootstrap: str, topic: str, events: int) -> dict:
     from aggregator_assets.config.loader import load_pipeline_config, parse_pipeline_config
-    from aggregator_assets.ingest.advance import advance_landing
-    from aggregator_assets.ingest.hours import build_hour
-    from aggregator_assets.ingest.landing import Landing, compute_cover
     from aggregator_assets.lake import Lake
     from aggregator_assets.resources import KafkaResource
 
@@ -119,13 +116,22 @@ def run_ingest(bootstrap: str, topic: str, events: int) -> dict:
     iot = next(t for t in demo["topics"] if t["name"] == "iot-events") | {"name": topic}
     config = parse_pipeline_config({"partitions_start": "2026-11-01T00:00:00Z", "topics": [iot]})
     lake = Lake(tempfile.mkdtemp(prefix="bench-lake-"))
-    landing = Landing(lake, topic)
-    kafka = KafkaResource(bootstrap_servers=bootstrap)
+    return timed_ingest(KafkaResource(bootstrap_servers=bootstrap), lake, config, events)
+
+
+def timed_ingest(kafka, lake, config, events: int, **services) -> dict:
+    """Land the whole topic, then build the benchmark hour; seconds of each part."""
+    from aggregator_assets.ingest.advance import advance_landing
+    from aggregator_assets.ingest.hours import build_hour
+    from aggregator_assets.ingest.landing import Landing, compute_cover
+
+    topic = config.topics[0]
+    landing = Landing(lake, topic.name)
     started = time.monotonic()
     with kafka.consumer() as consumer:
-        advanced = advance_landing(consumer, landing, config.topics[0], config.partitions_start)
+        advanced = advance_landing(consumer, landing, topic, config.partitions_start, **services)
     fetched = time.monotonic()
-    hour = build_hour(lake, landing, config.topics[0], HOUR, compute_cover(landing.commits()))
+    hour = build_hour(lake, landing, topic, HOUR, compute_cover(landing.commits()))
     done = time.monotonic()
     assert advanced.records == events and hour.rows == events, (advanced.records, hour.rows)
     return {

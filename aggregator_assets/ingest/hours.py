@@ -77,20 +77,15 @@ def build_hour(
     result = HourResult(
         hour, raw_hour_file(topic.name, hour), quarantine_hour_file(topic.name, hour)
     )
-    with lake.parquet_writer(
-        result.raw_file, raw_schema(topic), {COVER_METADATA_KEY: through}
-    ) as w:
-        for covered in slices:
-            if name in covered.commit.raw_hours:
-                piece = landing.read_piece("raw", name, covered)
-                result.add_raw(piece)
-                w.write_table(piece)
-    with lake.parquet_writer(
-        result.quarantine_file, QUARANTINE_SCHEMA, {COVER_METADATA_KEY: through}
-    ) as w:
-        for covered in slices:
-            if name in covered.commit.quarantine_hours:
-                piece = landing.read_piece("quarantine", name, covered)
-                result.add_quarantine(piece)
-                w.write_table(piece)
+    metadata = {COVER_METADATA_KEY: through}
+    for kind, path, schema, add in (
+        ("raw", result.raw_file, raw_schema(topic), result.add_raw),
+        ("quarantine", result.quarantine_file, QUARANTINE_SCHEMA, result.add_quarantine),
+    ):
+        with lake.parquet_writer(path, schema, metadata) as writer:
+            for covered in slices:
+                if name in covered.commit.hours(kind):
+                    piece = landing.read_piece(kind, name, covered)
+                    add(piece)
+                    writer.write_table(piece)
     return result

@@ -68,6 +68,10 @@ class Commit:
     max_kafka_timestamp: str | None
     committed_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
 
+    def hours(self, kind: str) -> dict:
+        """The hours this slice has rows for, in `raw` or in `quarantine`."""
+        return self.raw_hours if kind == "raw" else self.quarantine_hours
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
 
