@@ -192,6 +192,15 @@ class JsonDecoder(SqlDecoder):
         super().__init__(topic, partitions_start, max_value_bytes)
         self.params |= self.json_params
 
+    def _compile(self) -> str:
+        # Field names are validated identifiers: safe inside a regex and a SQL literal.
+        twice = "(?s)" + "|".join(f'"{name}".*"{name}"' for name in self.topic.fields)
+        return (
+            super()
+            ._compile()
+            .replace("{{names_occurring_twice}}", f"regexp_matches(__text, '{twice}')")
+        )
+
     def field_column(self, name: str, spec: FieldSpec) -> str:
         return f"__j.{quote(name)} AS {quote(name)}"
 

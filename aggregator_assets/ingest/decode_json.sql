@@ -20,12 +20,18 @@ typed AS (
     SELECT *,
         CASE WHEN __top_type = 'OBJECT' THEN json_type(__text, $paths) END AS __types,
         CASE WHEN __top_type = 'OBJECT' THEN json_transform(__text, $structure) END AS __j,
-        CASE WHEN __top_type = 'OBJECT' THEN json_keys(__text) END AS __keys
+        -- A configured field given twice is ambiguous (parsers disagree on which one wins).
+        -- The exact check costs more than the parse, so it runs only where a field's quoted
+        -- name occurs twice in the text, which is rare.
+        CASE WHEN __top_type = 'OBJECT' AND ({{names_occurring_twice}})
+            THEN len(json_keys(__text)) <> len(list_distinct(json_keys(__text)))
+            ELSE false
+        END AS __duplicate_keys
     FROM parsed
 ),
 fields AS (
     SELECT __partition, __offset, __timestamp, __key, __value, __text, __top_type, __types,
-        len(__keys) <> len(list_distinct(__keys)) AS __duplicate_keys,
+        __duplicate_keys,
         {{field_columns}}
     FROM typed
 ),

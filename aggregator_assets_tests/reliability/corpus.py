@@ -131,6 +131,12 @@ CASES = [
         Q,
         "duplicate_key",
     ),
+    Case(
+        "duplicate_key_across_lines",
+        body()[:-1] + b',\n  "battery_level": 30}',
+        Q,
+        "duplicate_key",
+    ),
     # -- ISO 8601 event times we accept ---------------------------------------------------------
     Case(
         "iso_z",
