@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import cache
 
 from dagster import DailyPartitionsDefinition, HourlyPartitionsDefinition
@@ -26,3 +26,13 @@ def hourly_partitions(start: datetime | None = None) -> HourlyPartitionsDefiniti
 def daily_partitions(start: datetime | None = None) -> DailyPartitionsDefinition:
     start = start or _configured_start()
     return DailyPartitionsDefinition(start_date=start.strftime(DAY_KEY_FORMAT), timezone="UTC")
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """UTC hours overlapping [start, end): the hourly partitions of a time window."""
+    hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours

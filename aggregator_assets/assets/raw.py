@@ -10,8 +10,6 @@ exactly-once by offset. An `IngestError` (the broker lost offsets, the topic was
 landing was altered) would fail the same way again, so it fails the run at once, unretried.
 """
 
-from datetime import datetime, timedelta
-
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -35,18 +33,13 @@ from aggregator_assets.ingest.hours import HourResult, build_hour
 from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.schema import raw_schema
 from aggregator_assets.lake import Lake
-from aggregator_assets.partitions import hourly_partitions
+from aggregator_assets.partitions import hourly_partitions, hours_between
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
 
 # 30s, 60s, 120s (+-50%): rides out a broker restart or a storage brown-out of a few minutes.
 RAW_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
-
-
-def hours_in(start: datetime, end: datetime) -> list[datetime]:
-    count = int((end - start) / timedelta(hours=1))
-    return [start + timedelta(hours=i) for i in range(count)]
 
 
 def raw_metadata(
@@ -127,7 +120,7 @@ def raw_asset(
         cover = compute_cover(landing.commits())
         window = context.partition_time_window
         results = []
-        for hour in hours_in(window.start, window.end):
+        for hour in hours_between(window.start, window.end):
             results.append(build_hour(store, landing, topic, hour, cover))
             context.log.info(f"wrote {results[-1].rows} rows to {results[-1].raw_file}")
         return MaterializeResult(metadata=raw_metadata(store, topic, results, advanced))

@@ -5,7 +5,7 @@ lets `aggregator_assets.windows` compute and write each hour, and reports paths,
 and three data checks so a user sees in the UI what landed where and whether it adds up.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pyarrow as pa
 from dagster import (
@@ -25,7 +25,7 @@ from dagster import (
 
 from aggregator_assets.config.models import PipelineConfig, TopicConfig, WindowSpec
 from aggregator_assets.lake import Lake
-from aggregator_assets.partitions import HOUR_KEY_FORMAT, hourly_partitions
+from aggregator_assets.partitions import HOUR_KEY_FORMAT, hourly_partitions, hours_between
 from aggregator_assets.resources.lake import LakeResource
 from aggregator_assets.windows import (
     RawHourMissingError,
@@ -41,15 +41,6 @@ MAX_LISTED_PATHS = 24
 
 def window_asset_key(topic: TopicConfig, window: WindowSpec) -> AssetKey:
     return AssetKey(f"windows_{topic.asset_name}_{window.name}")
-
-
-def hours_between(start: datetime, end: datetime) -> list[datetime]:
-    """The UTC hours of a partition time window [start, end)."""
-    hours, hour = [], start
-    while hour < end:
-        hours.append(hour)
-        hour += timedelta(hours=1)
-    return hours
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from aggregator_assets.lake import Lake, hour_path
-from aggregator_assets.partitions import HOUR_KEY_FORMAT
+from aggregator_assets.partitions import HOUR_KEY_FORMAT, hours_between
 
 HOUR = timedelta(hours=1)
 _LISTING_THREADS = 16
@@ -52,16 +52,6 @@ def sample_schema(signals: list[str]) -> pa.Schema:
         [("device_id", _LABEL), ("message", _LABEL), ("t", pa.float64())]
         + [(name, pa.float64()) for name in signals]
     )
-
-
-def hours_between(start: datetime, end: datetime) -> list[datetime]:
-    """UTC hours overlapping [start, end)."""
-    hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    hours = []
-    while hour < end:
-        hours.append(hour)
-        hour += HOUR
-    return hours
 
 
 @dataclass(frozen=True)

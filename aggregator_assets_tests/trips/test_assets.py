@@ -13,10 +13,9 @@ from dagster import AssetKey, AssetSpec, materialize
 from aggregator_assets.assets.trips import raw_hours_mapping, trip_assets
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.lake import hour_path
-from aggregator_assets.partitions import daily_partitions, hourly_partitions
+from aggregator_assets.partitions import daily_partitions, hourly_partitions, hours_between
 from aggregator_assets.resources import LakeResource
 from aggregator_assets.trips import MissingHoursError, raw_hours_dataset, summarize_day
-from aggregator_assets.trips.sources import hours_between
 from aggregator_assets.trips.summarize import scan_window
 from aggregator_assets_tests.trips.helpers import (
     AGGREGATIONS,
