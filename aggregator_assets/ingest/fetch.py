@@ -1,5 +1,7 @@
 """Read a topic's new records from Kafka as Arrow tables, one Kafka partition's slice at a time.
 
+Records arrive already columnar (`columnar_fetch`): no Python object is built per record.
+
 The lake records which offsets it already holds, so every run continues exactly where the
 landed data ends. Before trusting that position, the fetcher re-reads the last landed record and
 compares its fingerprint: a broker that lost or recreated the topic is detected, never ingested
@@ -18,6 +20,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import OffsetOutOfRangeError
 
+from aggregator_assets.ingest.columnar_fetch import RecordChunk, columnar
 from aggregator_assets.ingest.schema import RECORDS_SCHEMA
 
 
@@ -49,21 +52,6 @@ class _Partition:
     last: Fingerprint | None = None
 
 
-def _batch(partition: int, records: list) -> pa.RecordBatch:
-    """Columns of a poll's records; ConsumerRecord is a namedtuple, so zip transposes in C."""
-    columns = list(zip(*records, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.nulls(len(records), pa.int32()).fill_null(partition),
-            pa.array(columns[3], pa.int64()),
-            pa.array(columns[4], pa.int64()).cast(RECORDS_SCHEMA[2].type),
-            pa.array(columns[6], pa.binary()),
-            pa.array(columns[7], pa.binary()),
-        ],
-        schema=RECORDS_SCHEMA,
-    )
-
-
 @dataclass(frozen=True)
 class FetchedSlice:
     """Consecutive records of one Kafka partition: offsets [start, end)."""
@@ -89,6 +77,7 @@ def fetch_new_records(
     Memory is bounded: a slice is cut at `slice_records`, and whenever more than `max_buffered`
     records wait across partitions, the fullest partition is cut early.
     """
+    consumer = columnar(consumer)
     partition_ids = consumer.partitions_for_topic(topic)
     if not partition_ids:
         raise IngestError(f"topic {topic!r} does not exist on the broker (or has no partitions)")
@@ -119,17 +108,17 @@ def fetch_new_records(
                 f"{topic}: the broker no longer has offsets the lake expects ({exc}); the topic was"
                 " truncated or recreated. The lake is unchanged."
             ) from None
-        for tp, records in polled.items():
+        for tp, chunks in polled.items():
             st = state[tp.partition]
-            if st.verify is not None:
-                records = _verified(topic, tp.partition, st, records)
-            if records:
-                st.chunks.append(_batch(tp.partition, records))
-                st.buffered += len(records)
-                st.next_offset = records[-1].offset + 1
-                r = records[-1]
-                st.last = Fingerprint.of(r.offset, r.timestamp, r.value)
-                last_progress = time.monotonic()
+            for chunk in chunks:
+                if st.verify is not None:
+                    chunk = _verified(topic, tp.partition, st, chunk)
+                if chunk is not None:
+                    st.chunks.append(chunk.batch)
+                    st.buffered += len(chunk)
+                    st.last = Fingerprint.of(*chunk.record(len(chunk) - 1))
+                    st.next_offset = st.last.offset + 1
+                    last_progress = time.monotonic()
         for tp in tps:
             st = state[tp.partition]
             if st.target is None and (hw := consumer.highwater(tp)) is not None:
@@ -163,17 +152,16 @@ def _check_not_reset(topic: str, partition: int, st: _Partition, high_watermark:
         )
 
 
-def _verified(topic: str, partition: int, st: _Partition, records: list) -> list:
+def _verified(topic: str, partition: int, st: _Partition, chunk: RecordChunk) -> RecordChunk | None:
     expected = st.verify
     assert expected is not None
-    first = records[0]
-    if first.offset != expected.offset:
-        if first.offset > expected.offset:
+    if chunk.offset != expected.offset:
+        if chunk.offset > expected.offset:
             # The fingerprinted record is gone (compaction or retention); nothing to compare.
             st.verify = None
-            return [r for r in records if r.offset >= st.start]
-        return records
-    seen = Fingerprint.of(first.offset, first.timestamp, first.value)
+            return chunk.since(st.start)
+        return chunk
+    seen = Fingerprint.of(*chunk.record(0))
     if seen != expected:
         raise IngestError(
             f"{topic}[{partition}]: the record at offset {expected.offset} differs from the one the"
@@ -181,7 +169,7 @@ def _verified(topic: str, partition: int, st: _Partition, records: list) -> list
             " generations; the lake is unchanged."
         )
     st.verify = None
-    return records[1:]
+    return chunk.since(expected.offset + 1)
 
 
 def _flush(partition: int, st: _Partition) -> FetchedSlice:
