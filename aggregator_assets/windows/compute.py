@@ -1,9 +1,9 @@
 """Window statistics of a raw hour, as numpy passes over dense integer group ids.
 
 Key columns become integer codes (read straight from Parquet's dictionary pages when the caller
-reads them with `raw_read_options`), each (key, window) row a dense group id, and each numeric
-field is sorted once by (group, value) to give all its statistics, exact medians included. Memory
-is a few int64/float64 arrays of the hour's row count; there is no per-group state.
+reads them with `raw_read_options`), each (key, window) row a dense group id, rows are laid out
+once in group order, and each numeric field gets all its statistics, exact medians included,
+from that layout (`group_stats`). Memory is a few arrays of the hour's row count.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from aggregator_assets.windows.columns import (
     output_schema,
     stat_column,
 )
-from aggregator_assets.windows.group_stats import segment_stats, sort_within_groups
+from aggregator_assets.windows.group_stats import field_stats, gather
 from aggregator_assets.windows.groups import group_windows, key_codes, window_codes
 
 _CORES = os.cpu_count() or 1
@@ -92,37 +92,47 @@ def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int)
         if cond.field not in topic.numeric_fields:
             raise ValueError(f"domain_counts.{name}: {cond.field!r} is not a numeric field")
 
-    window_us = int(window_seconds) * 1_000_000
-    keys = [key_codes(raw[k]) for k in key_columns(topic)]
+    # pyarrow kernels, numpy sorts and reductions release the GIL: independent steps run on all
+    # cores (key codes, the window codes and float casts first, then the fields).
+    with ThreadPoolExecutor(max_workers=_CORES) as pool:
+        return _compute(raw, topic, int(window_seconds) * 1_000_000, schema, pool)
+
+
+def _compute(
+    raw: pa.Table, topic: TopicConfig, window_us: int, schema: pa.Schema, pool: ThreadPoolExecutor
+) -> pa.Table:
+    pending_keys = [pool.submit(key_codes, raw[k]) for k in key_columns(topic)]
+    pending_values = {f: pool.submit(_float_values, raw[f]) for f in topic.numeric_fields}
     windows, first_window, window_count = window_codes(raw["event_time"], window_us)
+    keys = [k.result() for k in pending_keys]
     parts = [(codes, len(dictionary)) for codes, dictionary in keys]
     groups = group_windows([*parts, (windows, window_count)])
 
+    layout, out_rows = groups.layout, groups.rows[groups.output]
     columns: dict[str, pa.Array] = {}
     for key, (codes, dictionary) in zip(key_columns(topic), keys, strict=True):
-        columns[key] = dictionary.take(pa.array(codes[groups.rows]))
-    starts = (first_window + windows[groups.rows]) * window_us
-    unknown = windows[groups.rows] == window_count - 1
+        columns[key] = dictionary.take(pa.array(codes[out_rows]))
+    starts = (first_window + windows[out_rows]) * window_us
+    unknown = windows[out_rows] == window_count - 1
     columns["window_start"] = pa.array(starts, TIMESTAMP, mask=unknown)
     columns["window_end"] = pa.array(starts + window_us, TIMESTAMP, mask=unknown)
-    columns["event_count"] = pa.array(np.bincount(groups.ids, minlength=groups.count))
+    columns["event_count"] = pa.array(layout.counts[groups.output])
 
     def field_columns(name: str) -> dict[str, pa.Array]:
-        values = _float_values(raw[name])
+        grouped = gather(pending_values[name].result(), layout)
         out: dict[str, pa.Array] = {}
         for count_name, cond in topic.domain_counts.items():
             if cond.field == name:
-                hits = _OPS[cond.op](values, float(cond.value)) & ~np.isnan(values)
-                out[count_name] = pa.array(np.bincount(groups.ids[hits], minlength=groups.count))
-        stats = segment_stats(*sort_within_groups(groups.ids, values, groups.count))
+                hits = _OPS[cond.op](grouped[:-1], float(cond.value))  # NaN compares False
+                counts = np.add.reduceat(hits, layout.starts, dtype=np.int64)
+                out[count_name] = pa.array(counts[groups.output])
+        stats = field_stats(grouped, layout)
         for stat, array in stats.items():
-            out[stat_column(stat, name)] = pa.array(array, from_pandas=True)
+            out[stat_column(stat, name)] = pa.array(array[groups.output], from_pandas=True)
         for alias, stat in ALIASES.items():
             out[stat_column(alias, name)] = out[stat_column(stat, name)]
         return out
 
-    # numpy's sorts and reductions release the GIL: fields are computed on all cores.
-    with ThreadPoolExecutor(max_workers=min(len(topic.numeric_fields), _CORES) or 1) as pool:
-        for field_out in pool.map(field_columns, topic.numeric_fields):
-            columns.update(field_out)
+    for field_out in pool.map(field_columns, topic.numeric_fields):
+        columns.update(field_out)
     return pa.table(columns).select(schema.names).cast(schema)

@@ -1,101 +1,88 @@
-"""Exact per-group statistics of a numeric field from one sort by (group, value).
+"""Exact per-group statistics of numeric fields, from rows laid out once in group order.
 
-Sorting each field's values by (group id, value) once gives every statistic with sequential
-numpy passes and no per-group state: count, min, max and the exact median are read off each
-group's segment, sum and sample stddev are segment reductions. NaN counts as missing, like null.
-
-The sort is numpy's (SIMD) sort of one int64 per value: group id, a monotone quantisation of the
-value and the value's position, packed high to low. Values that share a quantum can come out of
-order; those few runs are re-sorted exactly, so the result is the exact (group, value) order.
+Given the rows in group order (`groups.group_windows`), `group_layout` sorts the groups into
+size classes (up to 1, 2, 4, 8 ... rows). Each field is gathered in group order once: count, sum
+and sample stddev are segment reductions over it, and per size class the groups become rows of a
+NaN-padded matrix whose row-wise sort (short rows: fast, cache-resident) gives min, max and the
+exact median. Padding is under 2x and NaN sorts last: no per-group Python, no full sort per
+field. NaN counts as missing, like null.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 STAT_NAMES = ("count", "min", "max", "mean", "median", "stddev", "sum")
 
 
-def _bits(value: int) -> int:
-    return max(int(value).bit_length(), 1)
+@dataclass(frozen=True)
+class GroupLayout:
+    """Rows in group order, and per size class its groups and their rows as a padded matrix.
 
-
-def _quantise(values: np.ndarray, levels: int) -> np.ndarray:
-    """Integers in [0, levels) that never decrease as the value grows (ties allowed).
-
-    Rounded arithmetic is monotone, so order is kept; with infinities or a range too wide for a
-    float64, the values are halved first and clipped, which is slower but equally monotone.
+    `classes` holds (group ids, matrix of positions in group order); padding points one past the
+    last row, where the gathered field holds a NaN.
     """
-    low, high = values.min(), values.max()
-    if np.isfinite(high - low):
-        if levels < 2 or low == high:
-            return np.zeros(values.size, np.int64)
-        scaled = values - low
-        scaled *= (levels - 1) / (high - low)
-        return scaled.astype(np.int64)
-    finite = values[np.isfinite(values)] / 2
-    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
-    if levels < 2 or low == high:
-        return np.zeros(values.size, np.int64)
-    scaled = values / 2
-    scaled -= low
-    scaled *= (levels - 1) / (high - low)
-    np.clip(scaled, 0, levels - 1, out=scaled)
-    return scaled.astype(np.int64)
+
+    order: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray
+    classes: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
-def sort_within_groups(
-    group_ids: np.ndarray, values: np.ndarray, group_count: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The non-missing values ordered by (group, value), and each group's number of them."""
-    present = ~np.isnan(values)
-    groups, kept = group_ids[present], values[present]
-    counts = np.bincount(groups, minlength=group_count)
-    if kept.size == 0:
-        return kept, counts
-    position_bits = _bits(kept.size - 1)
-    value_bits = max(63 - position_bits - _bits(group_count - 1), 0)
-    packed = _quantise(kept, 1 << value_bits)
-    packed <<= position_bits
-    packed |= np.arange(kept.size)
-    groups <<= value_bits + position_bits
-    packed |= groups
-    del groups
-    packed.sort()
-    ordered = kept[packed & ((1 << position_bits) - 1)]
-    falls = np.flatnonzero(ordered[1:] < ordered[:-1])
-    quanta = packed >> position_bits
-    del packed
-    unordered = falls[quanta[falls] == quanta[falls + 1]]
-    if unordered.size:
-        redo = np.flatnonzero(np.isin(quanta, quanta[unordered]))
-        ordered[redo] = ordered[redo][np.lexsort((ordered[redo], quanta[redo]))]
-    return ordered, counts
+def group_layout(order: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> GroupLayout:
+    """The layout all fields of these groups share; `starts` index `order`, every count > 0."""
+    size_class = np.ceil(np.log2(counts)).astype(np.int64)
+    classes = []
+    for k in np.unique(size_class):
+        groups = np.flatnonzero(size_class == k)
+        columns = np.arange(1 << int(k))
+        positions = starts[groups][:, None] + columns
+        positions[columns >= counts[groups][:, None]] = len(order)
+        classes.append((groups, positions))
+    return GroupLayout(order, counts, starts, tuple(classes))
 
 
-def segment_stats(ordered: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
-    """count, min, max, mean, median, stddev (sample), sum per group; NaN where undefined."""
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    filled = counts > 0
-    first = starts[filled]
-    stats = {name: np.full(counts.size, np.nan) for name in STAT_NAMES[1:]}
-    stats["count"] = counts
-    if ordered.size == 0:
-        return stats
-    stats["min"][filled] = ordered[first]
-    stats["max"][filled] = ordered[ends[filled] - 1]
-    lower = ordered[first + (counts[filled] - 1) // 2]
-    upper = ordered[first + counts[filled] // 2]
-    stats["median"][filled] = (lower + upper) / 2
-    stats["sum"][filled] = np.add.reduceat(ordered, first)
+def gather(values: np.ndarray, layout: GroupLayout) -> np.ndarray:
+    """`values` (float64, NaN missing) in group order, plus one NaN that padding points at."""
+    grouped = np.empty(values.size + 1)
+    np.take(values, layout.order, out=grouped[:-1])
+    grouped[-1] = np.nan
+    return grouped
+
+
+def field_stats(grouped: np.ndarray, layout: GroupLayout) -> dict[str, np.ndarray]:
+    """count, min, max, mean, median, stddev (sample), sum per group; NaN where undefined.
+
+    `grouped` is a field as `gather` returns it.
+    """
+    rows = grouped[:-1]
+    present = ~np.isnan(rows)
+    count = np.add.reduceat(present, layout.starts, dtype=np.int64)
+    known = np.where(present, rows, 0.0)
+    total = np.add.reduceat(known, layout.starts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = stats["sum"] / counts
-        deviation = ordered - np.repeat(mean, counts)
-        squares = np.add.reduceat(deviation * deviation, first)
-        spread = counts[filled] > 1
-        stddev = np.full(first.size, np.nan)
-        stddev[spread] = np.sqrt(squares[spread] / (counts[filled][spread] - 1))
-    stats["mean"] = mean
-    stats["stddev"][filled] = stddev
+        mean = total / count
+        known -= np.repeat(mean, layout.counts)
+        known[~present] = 0.0
+        squares = np.add.reduceat(known * known, layout.starts)
+        stddev = np.sqrt(squares / (count - 1))
+    stats = {
+        "count": count,
+        "sum": np.where(count > 0, total, np.nan),
+        "mean": mean,
+        "stddev": np.where(count > 1, stddev, np.nan),
+        "min": np.empty(count.size),
+        "max": np.empty(count.size),
+        "median": np.empty(count.size),
+    }
+    for groups, positions in layout.classes:
+        matrix = grouped[positions]
+        matrix.sort(axis=1)  # NaN (missing and padding) last
+        n, line = count[groups], np.arange(groups.size)
+        stats["min"][groups] = matrix[:, 0]
+        stats["max"][groups] = matrix[line, np.maximum(n - 1, 0)]
+        # With n == 0 both picks are NaN: the last column and the first are padding.
+        stats["median"][groups] = (matrix[line, (n - 1) // 2] + matrix[line, n // 2]) / 2
     return stats

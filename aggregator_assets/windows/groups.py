@@ -1,7 +1,8 @@
-"""Dense window-group ids of a raw hour: one integer per (key fields, window) row.
+"""The rows of a raw hour grouped by (key fields, window), without hashing a string key.
 
-Every statistic is then a vectorised operation over integer ids (bincount, one sort), instead of
-a hash aggregation over string keys.
+Key columns and windows become integer codes in their sort order, combined into one integer
+per row (mixed radix, so integer order is tuple order), and one SIMD sort of (code, row) packed
+in an int64 lays the rows out in group order. Every statistic is then a segment operation.
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aggregator_assets.windows.group_stats import GroupLayout, group_layout
+
 _MAX_CODE = 1 << 62
 
 
 @dataclass(frozen=True)
 class WindowGroups:
-    """`ids[i]` is the group of raw row i; `rows[g]` is some raw row of group g."""
+    """Groups of rows laid out window by window; `output` lists them in (key fields, window) order.
 
-    ids: np.ndarray
-    count: int
+    `rows[g]` is the first raw row of group g (layout numbering).
+    """
+
+    layout: GroupLayout
     rows: np.ndarray
+    output: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
 
 
 def key_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -40,9 +50,13 @@ def key_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]
     rank = np.empty(len(values) + 1, np.int32)
     rank[order] = np.arange(len(values), dtype=np.int32)
     rank[-1] = len(values)
-    indices = pc.fill_null(column.indices, pa.scalar(len(values), column.indices.type))
     dictionary = pa.concat_arrays([values.take(order), pa.nulls(1, values.type)])
-    return rank[indices.to_numpy()], dictionary
+    indices = column.indices
+    if indices.null_count == 0:
+        return rank[indices.to_numpy()], dictionary
+    codes = rank[pc.fill_null(indices, 0).to_numpy()]
+    codes[indices.is_null().to_numpy(zero_copy_only=False)] = len(values)
+    return codes, dictionary
 
 
 def window_codes(event_time: pa.ChunkedArray, window_us: int) -> tuple[np.ndarray, int, int]:
@@ -51,8 +65,15 @@ def window_codes(event_time: pa.ChunkedArray, window_us: int) -> tuple[np.ndarra
     Returns the codes, the first window index and the number of codes.
     """
     micros = pc.cast(pc.cast(event_time, pa.timestamp("us", tz="UTC")), pa.int64())
-    valid = pc.is_valid(micros).to_numpy(zero_copy_only=False)
-    index = np.floor_divide(pc.fill_null(micros, 0).to_numpy(), window_us)
+    if isinstance(micros, pa.ChunkedArray):
+        micros = micros.combine_chunks()
+    if micros.null_count == 0:  # the usual case: raw rows always have an event time
+        codes = np.floor_divide(micros.to_numpy(), window_us)
+        first = int(codes.min()) if len(codes) else 0
+        codes -= first
+        return codes, first, int(codes.max(initial=-1)) + 2
+    valid = micros.is_valid().to_numpy(zero_copy_only=False)
+    index = np.floor_divide(micros.fill_null(0).to_numpy(), window_us)
     first = int(index[valid].min()) if valid.any() else 0
     codes = index - first
     null_code = int(codes[valid].max()) + 1 if valid.any() else 0
@@ -60,31 +81,41 @@ def window_codes(event_time: pa.ChunkedArray, window_us: int) -> tuple[np.ndarra
     return codes, first, null_code + 1
 
 
-def _densify(codes: np.ndarray) -> tuple[np.ndarray, int]:
-    encoded = pc.dictionary_encode(pa.array(codes))
-    return encoded.indices.to_numpy().astype(np.int64), len(encoded.dictionary)
+def _densify(codes: np.ndarray) -> np.ndarray:
+    """Codes renumbered 0..k-1, keeping their order (for key ranges too wide to combine)."""
+    return np.unique(codes, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _rows_in_order(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable argsort of `codes` and the sorted codes, from one sort of packed int64s."""
+    row_bits = max(int(codes.size - 1).bit_length(), 1)
+    if row_bits + max(int(cardinality - 1).bit_length(), 1) > 63:
+        order = np.argsort(codes, kind="stable")
+        return order, codes[order]
+    packed = codes << row_bits
+    packed |= np.arange(codes.size)
+    packed.sort()
+    return packed & ((1 << row_bits) - 1), packed >> row_bits
 
 
 def group_windows(parts: list[tuple[np.ndarray, int]]) -> WindowGroups:
-    """Groups of equal code tuples, numbered in the tuples' order (so the output needs no sort).
+    """Rows grouped by equal code tuples; `parts` are (codes, cardinality) per key, window last.
 
-    `parts` are (codes, cardinality) per key, window last.
+    Codes must follow their values' order. The layout puts the window first: raw rows arrive
+    roughly in time order, so gathering a field window by window stays within the CPU cache
+    (2x faster than device by device); `output` restores the key-first order.
     """
     combined, cardinality = np.zeros(len(parts[0][0]), np.int64), 1
-    for codes, size in parts:
+    for codes, size in [parts[-1], *parts[:-1]]:
         if cardinality * size >= _MAX_CODE:
-            combined, cardinality = _densify(combined)
-        combined = combined * size + codes
+            combined = _densify(combined)
+            cardinality = int(combined.max()) + 1
+        combined *= size
+        combined += codes
         cardinality *= size
-    if cardinality <= len(combined) // 4 + 1024:
-        present = np.bincount(combined, minlength=cardinality) > 0
-        dense = np.cumsum(present) - 1
-        ids, count = dense[combined], int(present.sum())
-    else:
-        ids, count = _densify(combined)
-    rows = np.empty(count, np.int64)
-    rows[ids] = np.arange(len(ids))
-    order = np.lexsort([codes[rows] for codes, _ in reversed(parts)])
-    relabel = np.empty(count, np.int64)
-    relabel[order] = np.arange(count)
-    return WindowGroups(relabel[ids], count, rows[order])
+    order, ordered = _rows_in_order(combined, cardinality)
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    counts = np.diff(np.append(starts, len(order)))
+    rows = order[starts]
+    output = np.lexsort([codes[rows] for codes, _ in reversed(parts)])
+    return WindowGroups(group_layout(order, counts, starts), rows, output)

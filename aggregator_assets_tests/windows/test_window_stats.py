@@ -19,7 +19,8 @@ from aggregator_assets.windows import (
 )
 from aggregator_assets.windows.columns import key_columns
 from aggregator_assets.windows.compute import empty_raw_table
-from aggregator_assets.windows.group_stats import segment_stats, sort_within_groups
+from aggregator_assets.windows.group_stats import GroupLayout, field_stats, gather
+from aggregator_assets.windows.groups import group_windows
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
 EXACT = ("event_count", "count_", "min_", "max_", "median_")
@@ -96,32 +97,67 @@ def test_quote_identifier_doubles_quotes():
     assert quote_identifier('we"ird') == '"we""ird"'
 
 
+def _layout(groups: np.ndarray) -> GroupLayout:
+    return group_windows([(groups, int(groups.max()) + 1)]).layout
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_sort_within_groups_is_exact_for_near_ties(seed):
-    """Values one ulp apart, infinities, extremes and NaN: the order is exactly (group, value)."""
+def test_field_stats_are_exact_for_near_ties(seed):
+    """Values one ulp apart, infinities, extremes, NaN and groups of very different sizes."""
     rng = np.random.default_rng(seed)
-    base = rng.choice([0.0, 1.0, -1.0, 1e300, -1e300, 5e-324], 5000)
-    values = np.nextafter(base, rng.choice([np.inf, -np.inf], 5000))
-    values[rng.random(5000) < 0.05] = np.inf
-    values[rng.random(5000) < 0.05] = -np.inf
-    values[rng.random(5000) < 0.05] = np.nan
-    values[rng.random(5000) < 0.3] = 1.0
-    groups = rng.integers(0, 37, 5000)
-    ordered, counts = sort_within_groups(groups, values, 40)
-    kept = ~np.isnan(values)
-    want = values[kept][np.lexsort((values[kept], groups[kept]))]
-    assert np.array_equal(ordered, want)
-    assert np.array_equal(counts, np.bincount(groups[kept], minlength=40))
+    n = 6000
+    base = rng.choice([0.0, 1.0, -1.0, 1e300, -1e300, 5e-324], n)
+    values = np.nextafter(base, rng.choice([np.inf, -np.inf], n))
+    values[rng.random(n) < 0.05] = np.inf
+    values[rng.random(n) < 0.05] = -np.inf
+    values[rng.random(n) < 0.05] = np.nan
+    values[rng.random(n) < 0.3] = 1.0
+    groups = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 300, n))  # one big group
+    groups[-3:] = 300  # a group with nothing but NaN
+    values[-3:] = np.nan
+    layout = _layout(groups)
+    stats = field_stats(gather(values, layout), layout)
+    assert [len(g) for g, _ in layout.classes] and len(layout.classes) > 3
+    for g in range(301):
+        mine = values[groups == g]
+        kept = np.sort(mine[~np.isnan(mine)])
+        assert stats["count"][g] == kept.size
+        if kept.size == 0:
+            assert np.isnan([stats[k][g] for k in ("min", "max", "median", "sum")]).all()
+            continue
+        assert stats["min"][g] == kept[0] and stats["max"][g] == kept[-1]
+        want = (kept[(kept.size - 1) // 2] + kept[kept.size // 2]) / 2
+        assert stats["median"][g] == want or (np.isnan(want) and np.isnan(stats["median"][g]))
 
 
-def test_segment_stats_match_numpy():
+def test_field_stats_match_numpy():
     values = np.array([3.0, 1.0, 2.0, np.nan, 7.0, 5.0, np.nan])
-    groups = np.array([0, 0, 0, 0, 2, 2, 3])
-    stats = segment_stats(*sort_within_groups(groups, values, 4))
-    assert stats["count"].tolist() == [3, 0, 2, 0]
-    assert stats["median"][[0, 2]].tolist() == [2.0, 6.0]
-    assert stats["stddev"][[0, 2]].tolist() == [1.0, np.std([7.0, 5.0], ddof=1)]
-    assert np.isnan(stats["median"][[1, 3]]).all() and np.isnan(stats["sum"][[1, 3]]).all()
+    layout = _layout(np.array([0, 0, 0, 0, 2, 2, 3]))  # group 1 is empty: only 0, 2, 3 exist
+    stats = field_stats(gather(values, layout), layout)
+    assert stats["count"].tolist() == [3, 2, 0]
+    assert stats["median"][:2].tolist() == [2.0, 6.0]
+    assert stats["min"][:2].tolist() == [1.0, 5.0] and stats["max"][:2].tolist() == [3.0, 7.0]
+    assert stats["stddev"][:2].tolist() == [1.0, np.std([7.0, 5.0], ddof=1)]
+    assert stats["sum"][:2].tolist() == [6.0, 12.0]
+    assert np.isnan([stats[k][2] for k in ("median", "sum", "mean", "stddev", "min")]).all()
+
+
+@pytest.mark.parametrize("cardinality", [50, 1 << 40])
+def test_groups_follow_the_key_tuple_order(cardinality, monkeypatch):
+    """Rows are laid out by (window, key), stably; groups are output in (key, window) order.
+
+    Also where combined codes are too wide and must be renumbered first.
+    """
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, 50, 5000) * (cardinality // 50)
+    windows = rng.integers(0, 7, 5000)
+    monkeypatch.setattr("aggregator_assets.windows.groups._MAX_CODE", 1 << 30)
+    grouped = group_windows([(keys, cardinality), (windows, 7)])
+    order = grouped.layout.order
+    assert np.array_equal(order, np.lexsort((np.arange(5000), keys, windows)))
+    firsts = grouped.rows[grouped.output]
+    assert (np.diff(keys[firsts] // (cardinality // 50) * 7 + windows[firsts]) > 0).all()
+    assert grouped.layout.counts.sum() == 5000
 
 
 def test_checks_catch_planted_faults(pipeline_config):
