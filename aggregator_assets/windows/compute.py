@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,7 +25,7 @@ from aggregator_assets.windows.columns import (
     output_schema,
     stat_column,
 )
-from aggregator_assets.windows.group_stats import field_stats, gather
+from aggregator_assets.windows.group_stats import field_stats
 from aggregator_assets.windows.groups import group_windows, key_codes, window_codes
 
 _CORES = os.cpu_count() or 1
@@ -36,6 +37,10 @@ _OPS = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+def _holds(op: str, value: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda values: _OPS[op](values, value)
 
 
 def raw_columns(topic: TopicConfig) -> list[str]:
@@ -106,7 +111,7 @@ def _compute(
     windows, first_window, window_count = window_codes(raw["event_time"], window_us)
     keys = [k.result() for k in pending_keys]
     parts = [(codes, len(dictionary)) for codes, dictionary in keys]
-    groups = group_windows([*parts, (windows, window_count)])
+    groups = group_windows([*parts, (windows, window_count)], pool)
 
     layout, out_rows = groups.layout, groups.rows[groups.output]
     columns: dict[str, pa.Array] = {}
@@ -119,14 +124,15 @@ def _compute(
     columns["event_count"] = pa.array(layout.counts[groups.output])
 
     def field_columns(name: str) -> dict[str, pa.Array]:
-        grouped = gather(pending_values[name].result(), layout)
+        conditions = {
+            count_name: _holds(cond.op, float(cond.value))
+            for count_name, cond in topic.domain_counts.items()
+            if cond.field == name
+        }
+        stats = field_stats(pending_values[name].result(), layout, conditions)
         out: dict[str, pa.Array] = {}
-        for count_name, cond in topic.domain_counts.items():
-            if cond.field == name:
-                hits = _OPS[cond.op](grouped[:-1], float(cond.value))  # NaN compares False
-                counts = np.add.reduceat(hits, layout.starts, dtype=np.int64)
-                out[count_name] = pa.array(counts[groups.output])
-        stats = field_stats(grouped, layout)
+        for count_name in conditions:
+            out[count_name] = pa.array(stats.pop(count_name)[groups.output])
         for stat, array in stats.items():
             out[stat_column(stat, name)] = pa.array(array[groups.output], from_pandas=True)
         for alias, stat in ALIASES.items():

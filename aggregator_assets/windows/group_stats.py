@@ -1,15 +1,17 @@
-"""Exact per-group statistics of numeric fields, from rows laid out once in group order.
+"""Exact per-group statistics of numeric fields, each group a row of a small padded matrix.
 
 Given the rows in group order (`groups.group_windows`), `group_layout` sorts the groups into
-size classes (up to 1, 2, 4, 8 ... rows). Each field is gathered in group order once: count, sum
-and sample stddev are segment reductions over it, and per size class the groups become rows of a
-NaN-padded matrix whose row-wise sort (short rows: fast, cache-resident) gives min, max and the
-exact median. Padding is under 2x and NaN sorts last: no per-group Python, no full sort per
-field. NaN counts as missing, like null.
+size classes (widths 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20 ...: padding under 25%) and
+records, per class, the raw row of every cell (padding points at a NaN past the last row).
+A field is then gathered straight into those matrices (window-major, so cache-friendly) and each
+matrix sorted row-wise (short rows: fast), which gives min, max and the exact median by
+position; count, sum, sample stddev and domain counts are row reductions of the same matrix.
+No per-group Python, no full sort per field. NaN counts as missing, like null.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,70 +21,74 @@ STAT_NAMES = ("count", "min", "max", "mean", "median", "stddev", "sum")
 
 @dataclass(frozen=True)
 class GroupLayout:
-    """Rows in group order, and per size class its groups and their rows as a padded matrix.
-
-    `classes` holds (group ids, matrix of positions in group order); padding points one past the
-    last row, where the gathered field holds a NaN.
-    """
+    """Per size class, its groups and the raw row of each cell (`len(order)` for padding)."""
 
     order: np.ndarray
     counts: np.ndarray
-    starts: np.ndarray
     classes: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _width(counts: np.ndarray) -> np.ndarray:
+    """Each count rounded up to the next of 1..8 or 8, 10, 12, 14 times a power of two."""
+    widths = counts.copy()
+    big = counts > 8
+    step = np.left_shift(1, np.ceil(np.log2(counts[big])).astype(np.int64) - 3)
+    widths[big] = -(-counts[big] // step) * step
+    return widths
 
 
 def group_layout(order: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> GroupLayout:
     """The layout all fields of these groups share; `starts` index `order`, every count > 0."""
-    size_class = np.ceil(np.log2(counts)).astype(np.int64)
+    order_padded = np.append(order, len(order))
+    widths = _width(counts)
     classes = []
-    for k in np.unique(size_class):
-        groups = np.flatnonzero(size_class == k)
-        columns = np.arange(1 << int(k))
+    for width in np.unique(widths):
+        groups = np.flatnonzero(widths == width)
+        columns = np.arange(width)
         positions = starts[groups][:, None] + columns
         positions[columns >= counts[groups][:, None]] = len(order)
-        classes.append((groups, positions))
-    return GroupLayout(order, counts, starts, tuple(classes))
+        classes.append((groups, order_padded[positions]))
+    return GroupLayout(order, counts, tuple(classes))
 
 
-def gather(values: np.ndarray, layout: GroupLayout) -> np.ndarray:
-    """`values` (float64, NaN missing) in group order, plus one NaN that padding points at."""
-    grouped = np.empty(values.size + 1)
-    np.take(values, layout.order, out=grouped[:-1])
-    grouped[-1] = np.nan
-    return grouped
-
-
-def field_stats(grouped: np.ndarray, layout: GroupLayout) -> dict[str, np.ndarray]:
+def field_stats(
+    values: np.ndarray,
+    layout: GroupLayout,
+    conditions: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> dict[str, np.ndarray]:
     """count, min, max, mean, median, stddev (sample), sum per group; NaN where undefined.
 
-    `grouped` is a field as `gather` returns it.
+    `values` is the field per raw row (float64, NaN missing). Each of `conditions` adds a
+    count per group of the present values it holds for.
     """
-    rows = grouped[:-1]
-    present = ~np.isnan(rows)
-    count = np.add.reduceat(present, layout.starts, dtype=np.int64)
-    known = np.where(present, rows, 0.0)
-    total = np.add.reduceat(known, layout.starts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        known -= np.repeat(mean, layout.counts)
-        known[~present] = 0.0
-        squares = np.add.reduceat(known * known, layout.starts)
-        stddev = np.sqrt(squares / (count - 1))
-    stats = {
-        "count": count,
-        "sum": np.where(count > 0, total, np.nan),
-        "mean": mean,
-        "stddev": np.where(count > 1, stddev, np.nan),
-        "min": np.empty(count.size),
-        "max": np.empty(count.size),
-        "median": np.empty(count.size),
-    }
+    padded = np.append(values, np.nan)
+    size = layout.counts.size
+    stats = {name: np.empty(size) for name in STAT_NAMES}
+    stats["count"] = np.empty(size, np.int64)
+    conditions = conditions or {}
+    for name in conditions:
+        stats[name] = np.empty(size, np.int64)
     for groups, positions in layout.classes:
-        matrix = grouped[positions]
+        matrix = padded[positions]
         matrix.sort(axis=1)  # NaN (missing and padding) last
-        n, line = count[groups], np.arange(groups.size)
+        present = ~np.isnan(matrix)
+        n = present.sum(axis=1)
+        line = np.arange(groups.size)
+        stats["count"][groups] = n
         stats["min"][groups] = matrix[:, 0]
+        # With n == 0 every pick is NaN: the row is all NaN.
         stats["max"][groups] = matrix[line, np.maximum(n - 1, 0)]
-        # With n == 0 both picks are NaN: the last column and the first are padding.
         stats["median"][groups] = (matrix[line, (n - 1) // 2] + matrix[line, n // 2]) / 2
+        for name, holds in conditions.items():
+            stats[name][groups] = (holds(matrix) & present).sum(axis=1)
+        matrix[~present] = 0.0
+        total = matrix.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / n
+            matrix -= mean[:, None]
+            matrix[~present] = 0.0
+            squares = np.einsum("ij,ij->i", matrix, matrix)
+            stats["sum"][groups] = np.where(n > 0, total, np.nan)
+            stats["mean"][groups] = mean
+            stats["stddev"][groups] = np.where(n > 1, np.sqrt(squares / (n - 1)), np.nan)
     return stats
