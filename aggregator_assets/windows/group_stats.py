@@ -69,16 +69,18 @@ def field_stats(
     for name in conditions:
         stats[name] = np.empty(size, np.int64)
     for groups, positions in layout.classes:
-        matrix = padded[positions]
+        matrix = np.take(padded, positions)
         matrix.sort(axis=1)  # NaN (missing and padding) last
         present = ~np.isnan(matrix)
-        n = present.sum(axis=1)
-        line = np.arange(groups.size)
+        n = np.count_nonzero(present, axis=1)
         stats["count"][groups] = n
-        stats["min"][groups] = matrix[:, 0]
-        # With n == 0 every pick is NaN: the row is all NaN.
-        stats["max"][groups] = matrix[line, np.maximum(n - 1, 0)]
-        stats["median"][groups] = (matrix[line, (n - 1) // 2] + matrix[line, n // 2]) / 2
+        # Picks by flat index; where n == 0 every pick is column 0 of an all-NaN row: NaN.
+        cells = matrix.reshape(-1)
+        row = np.arange(0, matrix.size, matrix.shape[1])
+        stats["min"][groups] = cells[row]
+        stats["max"][groups] = cells.take(row + np.maximum(n - 1, 0))
+        lower = cells.take(row + np.maximum((n - 1) // 2, 0))
+        stats["median"][groups] = (lower + cells.take(row + n // 2)) / 2
         for name, holds in conditions.items():
             stats[name][groups] = (holds(matrix) & present).sum(axis=1)
         matrix[~present] = 0.0
