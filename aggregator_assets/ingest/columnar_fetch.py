@@ -40,7 +40,7 @@ class RecordChunk:
     def record(self, row: int) -> tuple[int, int, bytes | None]:
         """(offset, timestamp ms, value) of one row, e.g. to fingerprint it."""
         offset = self.batch.column(1)[row].as_py()
-        timestamp = self.batch.column(2).cast(pa.int64())[row].as_py()
+        timestamp = self.batch.column(2)[row].value  # epoch ms (RECORDS_SCHEMA)
         return offset, timestamp, self.batch.column(4)[row].as_py()
 
     def since(self, offset: int) -> RecordChunk | None:

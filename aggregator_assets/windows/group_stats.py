@@ -84,8 +84,8 @@ def field_stats(
         for name, holds in conditions.items():
             stats[name][groups] = (holds(matrix) & present).sum(axis=1)
         matrix[~present] = 0.0
-        total = matrix.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN is right
+            total = matrix.sum(axis=1)
             mean = total / n
             matrix -= mean[:, None]
             matrix[~present] = 0.0
