@@ -48,7 +48,10 @@ class RecordChunk:
         first = int(pa.compute.sum(pa.compute.less(self.batch.column(1), offset)).as_py() or 0)
         if first >= len(self):
             return None
-        return self if first == 0 else RecordChunk(offset, self.batch.slice(first))
+        if first == 0:
+            return self
+        rest = self.batch.slice(first)
+        return RecordChunk(rest.column(1)[0].as_py(), rest)
 
 
 def _chunk(partition: int, offsets, timestamps, keys, values) -> RecordChunk:
@@ -100,13 +103,22 @@ class _ColumnarPartitionRecords(Fetcher.PartitionRecords):
 
     def _per_record(self, tp, records, key_deserializer, value_deserializer) -> Iterator:
         rows: list = []
-        for record in super()._unpack_records(tp, records, key_deserializer, value_deserializer):
-            if record.offset < self.fetch_offset:
-                continue
-            rows.append(record)
-            if len(rows) == _FALLBACK_CHUNK:
+        try:
+            for record in super()._unpack_records(
+                tp, records, key_deserializer, value_deserializer
+            ):
+                if record.offset < self.fetch_offset:
+                    continue
+                rows.append(record)
+                if len(rows) == _FALLBACK_CHUNK:
+                    yield _chunk(tp.partition, *_columns(rows))
+                    rows = []
+        except Exception:
+            # The position already counts the rows read before a failing record: return them
+            # first (kafka-python's take() keeps the error for the next call).
+            if rows:
                 yield _chunk(tp.partition, *_columns(rows))
-                rows = []
+            raise
         if rows:
             yield _chunk(tp.partition, *_columns(rows))
 

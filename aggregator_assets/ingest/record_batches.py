@@ -28,6 +28,7 @@ HEADER = struct.Struct(">qiibIhiqqqhii")
 _LOG_OVERHEAD = 12  # baseOffset + batchLength, not counted in batchLength
 _CRC_FROM = 21  # the CRC covers attributes to the end of the batch
 _MAGIC_AT = 16
+_MIN_LEGACY = 14  # the smallest message of format v0: crc, magic, attributes, key and value sizes
 _CODEC_MASK, _LOG_APPEND_TIME, _CONTROL = 0x07, 0x08, 0x20
 _PAD = 10  # a varint is at most 10 bytes: lets reads past a corrupt end stay in bounds
 _DECOMPRESS = {
@@ -95,13 +96,13 @@ def _record_starts(data: bytes, pos: int, count: int, end: int) -> tuple[list[in
             raw &= 0x7F
             while True:
                 shift += 7
+                if shift > 28 or pos >= end:
+                    raise CorruptRecordError("record length varint is cut off or too long")
                 byte = data[pos]
                 pos += 1
                 raw |= (byte & 0x7F) << shift
                 if not byte & 0x80:
                     break
-                if shift > 28:
-                    raise CorruptRecordError("record length varint longer than 5 bytes")
         length = (raw >> 1) ^ -(raw & 1)
         if length <= 0:
             raise CorruptRecordError(f"record of invalid length {length}")
@@ -146,12 +147,16 @@ def decode_batches(buffer: bytes | memoryview, check_crcs: bool = True) -> Decod
     counts, bases, first_ts, max_ts, append_time = [], [], [], [], []
     next_offset, leader_epoch, pos = None, -1, 0
     while pos + _LOG_OVERHEAD <= len(view):
-        _base, length = struct.unpack_from(">qi", view, pos)
+        base, length = struct.unpack_from(">qi", view, pos)
+        if length < _MIN_LEGACY:  # also keeps a negative length from looping forever
+            raise CorruptRecordError(f"record batch at offset {base} has length {length}")
         end = pos + _LOG_OVERHEAD + length
         if end > len(view):
             break
         if view[pos + _MAGIC_AT] != 2:
             raise UnsupportedBatch(f"record batch with magic {view[pos + _MAGIC_AT]} (format < v2)")
+        if length < HEADER.size - _LOG_OVERHEAD:
+            raise CorruptRecordError(f"record batch at offset {base} has length {length}")
         header = HEADER.unpack_from(view, pos)
         base, epoch, crc, attributes, last_delta, base_ts, max_time, count = (
             header[0],

@@ -69,7 +69,8 @@ def empty_raw_table(topic: TopicConfig) -> pa.Table:
 
 def _float_values(column: pa.ChunkedArray) -> np.ndarray:
     """float64 values with null as NaN (ints are widened, as the output schema says)."""
-    return pc.cast(column, pa.float64()).to_numpy()
+    # Ints beyond 2**53 round to the nearest float64, as the output's float columns imply.
+    return pc.cast(column, pa.float64(), safe=False).to_numpy()
 
 
 def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int) -> pa.Table:

@@ -80,7 +80,8 @@ def field_stats(
         stats["min"][groups] = cells[row]
         stats["max"][groups] = cells.take(row + np.maximum(n - 1, 0))
         lower = cells.take(row + np.maximum((n - 1) // 2, 0))
-        stats["median"][groups] = (lower + cells.take(row + n // 2)) / 2
+        with np.errstate(invalid="ignore"):  # -inf and +inf in one group: NaN is right
+            stats["median"][groups] = (lower + cells.take(row + n // 2)) / 2
         for name, holds in conditions.items():
             stats[name][groups] = (holds(matrix) & present).sum(axis=1)
         matrix[~present] = 0.0

@@ -14,10 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CorruptRecordError
+from kafka.protocol.consumer import IsolationLevel
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from kafka.record.legacy_records import LegacyRecordBatchBuilder
+from kafka.record.memory_records import MemoryRecords
 
-from aggregator_assets.ingest.columnar_fetch import columnar
+from aggregator_assets.ingest.columnar_fetch import _ColumnarPartitionRecords, columnar
 from aggregator_assets.ingest.record_batches import UnsupportedBatch, decode_batches
 from aggregator_assets_tests.ingest.helpers import new_topic
 
@@ -206,3 +208,52 @@ def test_consumers_with_deserializers_are_refused(kafka):
     with pytest.raises(ValueError, match="without deserializers"):
         columnar(consumer)
     consumer.close()
+
+
+@pytest.mark.parametrize("length", [-12, 0, 40])
+def test_an_impossible_batch_length_is_an_error_not_a_hang(length):
+    header = struct.pack(">qi", 7, length) + bytes(4) + b"\x02" + bytes(48)
+    with pytest.raises(CorruptRecordError, match="offset 7 has length"):
+        decode_batches(header)
+
+
+def test_a_cut_off_record_length_varint_is_an_error():
+    batch = bytearray(build([(1, b"k", b"x" * 100, [])]))
+    del batch[62:]  # keep only the first byte (continuation bit set) of the record's length
+    struct.pack_into(">i", batch, 8, len(batch) - 12)
+    struct.pack_into(">I", batch, 17, crc32c(bytes(batch[21:])))
+    with pytest.raises(CorruptRecordError, match="cut off"):
+        decode_batches(bytes(batch))
+
+
+def _partition_records(buffer: bytes, fetch_offset: int, committed: bool = False):
+    level = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+    return _ColumnarPartitionRecords(
+        fetch_offset, TopicPartition("t", 0), MemoryRecords(buffer), isolation_level=level
+    )
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_the_fetch_position_matches_kafka_python(committed):
+    """Start inside a batch, end on a control batch: rows from the fetch offset, position after
+    the control batch (as kafka-python's own PartitionRecords does), for both decode paths."""
+    data = build([(i, b"k", b"v%d" % i, []) for i in range(5)])
+    marker = with_attributes(build([(9, b"\0\0\0\0", b"\0\0", [])], base_offset=5), 0x20)
+    records = _partition_records(data + marker, fetch_offset=2, committed=committed)
+    chunks = records.take()
+    assert [o for c in chunks for o in c.batch.column("kafka_offset").to_pylist()] == [2, 3, 4]
+    assert chunks[0].offset == 2
+    assert records.next_fetch_offset == 6
+
+
+def test_rows_read_before_a_corrupt_batch_are_returned_first():
+    """The fallback path must not move the position past rows it did not return."""
+    good = build([(i, b"k", b"v", []) for i in range(3)])
+    bad = bytearray(build([(9, b"k", b"v", [])], base_offset=3))
+    bad[-1] ^= 0xFF
+    records = _partition_records(good + bytes(bad), fetch_offset=0, committed=True)
+    chunks = records.take()
+    assert chunks[0].batch.column("kafka_offset").to_pylist() == [0, 1, 2]
+    assert records.next_fetch_offset == 3
+    with pytest.raises(CorruptRecordError):
+        records.take()
