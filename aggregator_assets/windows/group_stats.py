@@ -12,6 +12,7 @@ No per-group Python, no full sort per field. NaN counts as missing, like null.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,18 +38,22 @@ def _width(counts: np.ndarray) -> np.ndarray:
     return widths
 
 
-def group_layout(order: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> GroupLayout:
+def group_layout(
+    order: np.ndarray, counts: np.ndarray, starts: np.ndarray, pool: Executor | None = None
+) -> GroupLayout:
     """The layout all fields of these groups share; `starts` index `order`, every count > 0."""
     order_padded = np.append(order, len(order))
     widths = _width(counts)
-    classes = []
-    for width in np.unique(widths):
+
+    def size_class(width: int) -> tuple[np.ndarray, np.ndarray]:
         groups = np.flatnonzero(widths == width)
         columns = np.arange(width)
         positions = starts[groups][:, None] + columns
         positions[columns >= counts[groups][:, None]] = len(order)
-        classes.append((groups, order_padded[positions]))
-    return GroupLayout(order, counts, tuple(classes))
+        return groups, np.take(order_padded, positions)
+
+    mapper = pool.map if pool else map
+    return GroupLayout(order, counts, tuple(mapper(size_class, np.unique(widths).tolist())))
 
 
 def field_stats(

@@ -55,8 +55,11 @@ def key_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]
     indices = column.indices
     if indices.null_count == 0:
         return rank[indices.to_numpy()], dictionary
-    codes = rank[pc.fill_null(indices, 0).to_numpy()]
-    codes[indices.is_null().to_numpy(zero_copy_only=False)] = len(values)
+    # Null slots hold arbitrary indices: clip them into range, then mark them from the bitmap.
+    raw = np.frombuffer(indices.buffers()[1], indices.type.to_pandas_dtype())
+    codes = np.take(rank, raw[indices.offset : indices.offset + len(indices)], mode="clip")
+    valid = np.unpackbits(np.frombuffer(indices.buffers()[0], np.uint8), bitorder="little")
+    codes[valid[indices.offset : indices.offset + len(indices)] == 0] = len(values)
     return codes, dictionary
 
 
@@ -87,32 +90,55 @@ def _densify(codes: np.ndarray) -> np.ndarray:
     return np.unique(codes, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
-def _sort(values: np.ndarray, pool: Executor | None) -> None:
-    """Sort in place; with a pool, each half on its own core, then one merge of the two runs.
-
-    numpy's sorts release the GIL, and its stable sort (timsort) merges two sorted runs in one
-    linear pass: about 35 ms instead of 60 for 3M rows on 2 cores.
-    """
-    if pool is None or values.size < 1 << 16:
-        values.sort()
-        return
-    half = values.size // 2
-    list(pool.map(np.ndarray.sort, [values[:half], values[half:]]))
-    values.sort(kind="stable")
+def _fill_packed(out: np.ndarray, parts: list[tuple[np.ndarray, int]], lo: int, row_bits: int):
+    """out = sorted (combined code << row_bits | row) for rows lo.. of `parts` (window first)."""
+    out[:] = 0
+    for codes, size in parts:
+        out *= size
+        out += codes[lo : lo + out.size]
+    out <<= row_bits
+    out |= np.arange(lo, lo + out.size)
+    out.sort()
 
 
 def _rows_in_order(
-    codes: np.ndarray, cardinality: int, pool: Executor | None
+    parts: list[tuple[np.ndarray, int]], pool: Executor | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A stable argsort of `codes` and the sorted codes, from one sort of packed int64s."""
-    row_bits = max(int(codes.size - 1).bit_length(), 1)
+    """A stable argsort of the combined codes of `parts`, and the sorted codes.
+
+    The codes and row numbers are packed into one int64 per row and sorted. With a pool, each
+    half of the rows is combined, packed and sorted on its own core (numpy releases the GIL),
+    then numpy's stable sort (timsort) merges the two runs in one linear pass. Codes too wide
+    to pack are renumbered (order-preserving) or, at worst, argsorted.
+    """
+    rows = len(parts[0][0])
+    row_bits = max(int(rows - 1).bit_length(), 1)
+    cardinality = int(np.prod([size for _, size in parts], dtype=object))
+    if row_bits + max(int(cardinality - 1).bit_length(), 1) <= 63:
+        packed = np.empty(rows, np.int64)
+        halves = [(0, rows // 2), (rows // 2, rows)] if pool and rows >= 1 << 16 else [(0, rows)]
+
+        def fill(span: tuple[int, int]) -> None:
+            _fill_packed(packed[span[0] : span[1]], parts, span[0], row_bits)
+
+        if len(halves) > 1:
+            list(pool.map(fill, halves))
+            packed.sort(kind="stable")
+        else:
+            fill(halves[0])
+        return packed & ((1 << row_bits) - 1), packed >> row_bits
+    combined, cardinality = np.zeros(rows, np.int64), 1
+    for codes, size in parts:
+        if cardinality * size >= _MAX_CODE:
+            combined = _densify(combined)
+            cardinality = int(combined.max()) + 1
+        combined *= size
+        combined += codes
+        cardinality *= size
     if row_bits + max(int(cardinality - 1).bit_length(), 1) > 63:
-        order = np.argsort(codes, kind="stable")
-        return order, codes[order]
-    packed = codes << row_bits
-    packed |= np.arange(codes.size)
-    _sort(packed, pool)
-    return packed & ((1 << row_bits) - 1), packed >> row_bits
+        order = np.argsort(combined, kind="stable")
+        return order, combined[order]
+    return _rows_in_order([(combined, cardinality)], None)
 
 
 def group_windows(
@@ -124,17 +150,9 @@ def group_windows(
     roughly in time order, so gathering a field window by window stays within the CPU cache
     (2x faster than device by device); `output` restores the key-first order.
     """
-    combined, cardinality = np.zeros(len(parts[0][0]), np.int64), 1
-    for codes, size in [parts[-1], *parts[:-1]]:
-        if cardinality * size >= _MAX_CODE:
-            combined = _densify(combined)
-            cardinality = int(combined.max()) + 1
-        combined *= size
-        combined += codes
-        cardinality *= size
-    order, ordered = _rows_in_order(combined, cardinality, pool)
+    order, ordered = _rows_in_order([parts[-1], *parts[:-1]], pool)
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
     counts = np.diff(np.append(starts, len(order)))
     rows = order[starts]
     output = np.lexsort([codes[rows] for codes, _ in reversed(parts)])
-    return WindowGroups(group_layout(order, counts, starts), rows, output)
+    return WindowGroups(group_layout(order, counts, starts, pool), rows, output)
