@@ -19,6 +19,7 @@ from dagster import DagsterEventType, DagsterInstance, execute_job, reconstructa
 from aggregator_assets.ingest.hours import raw_hour_file
 from aggregator_assets.lake import Lake
 from aggregator_assets_tests.ingest.helpers import BASE_HOUR, mixed_records, new_topic, produce
+from aggregator_assets_tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +63,12 @@ def test_celery_executor_runs_the_step_on_a_worker(tmp_path, kafka, broker, monk
     worker_cmd += ["-A", "dagster_celery.app", "-q", settings["CELERY_QUEUE"]]
     with open(tmp_path / "worker.log", "wb") as log:
         worker = subprocess.Popen(
-            worker_cmd, env=os.environ.copy(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            worker_cmd,
+            env=os.environ.copy(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # dagster-celery starts celery as a child: stop them together
         )
     try:
         _wait_until_ready(worker, tmp_path / "worker.log")
@@ -84,8 +90,4 @@ def test_celery_executor_runs_the_step_on_a_worker(tmp_path, kafka, broker, monk
         hour = lake.read_table(raw_hour_file(topic, BASE_HOUR))
         assert hour.num_rows == sum(1 for s in mixed_records(hours=1) if s.valid)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_group(worker, wait_s=20)

@@ -18,6 +18,7 @@ from dagster import AssetKey, DagsterInstance
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.demo.producer import produce_demo
 from aggregator_assets.lake import Lake
+from aggregator_assets_tests.processes import stop_group
 
 psycopg2 = pytest.importorskip("psycopg2")
 
@@ -99,6 +100,7 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # the daemon starts gRPC code servers: stop them with it
     )
     try:
         for name in [k for k in env if k.startswith("DAGSTER_")]:
@@ -119,10 +121,5 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
         assert ingestion and all(r.tags.get("dagster/sensor_name") for r in ingestion)
         instance.dispose()
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop_group(daemon)
         log.close()

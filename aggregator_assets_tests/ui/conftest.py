@@ -3,7 +3,6 @@ and a headless Chromium (Debian's `chromium` package) driven by Playwright."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from aggregator_assets.demo.broker import free_port
+from aggregator_assets_tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -68,17 +68,9 @@ def _demo_hour_keys(log_text: str) -> list[str]:
 
 def _stop(proc: subprocess.Popen) -> None:
     """Ctrl-C to the process group dev.sh leads (dagster dev and its webserver, daemon and code
-    server), as a user would; then SIGTERM to what is left of that group (the background broker
-    ignores SIGINT, as background jobs of a script do), SIGKILL after 60 s."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    server), as a user would; then SIGTERM (the background broker ignores SIGINT, as background
+    jobs of a script do); then SIGKILL to anything left."""
+    stop_group(proc, (signal.SIGINT, signal.SIGTERM), wait_s=60)
 
 
 @pytest.fixture(scope="module")
