@@ -85,7 +85,11 @@ def _inside(pos: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _record_starts(data: bytes, pos: int, count: int, end: int) -> tuple[list[int], list[int]]:
-    """Where each record's body starts and its length: the one walk that must be sequential."""
+    """Where each record's body starts and its length: the one walk that must be sequential.
+
+    The varint is decoded inline rather than with kafka-python's `decode_varint`: this loop runs
+    once per record, and the call measured up to 20% of the whole decode.
+    """
     starts, lengths = [], []
     for _ in range(count):
         if pos >= end:
@@ -157,16 +161,8 @@ def decode_batches(buffer: bytes | memoryview, check_crcs: bool = True) -> Decod
             raise UnsupportedBatch(f"record batch with magic {view[pos + _MAGIC_AT]} (format < v2)")
         if length < HEADER.size - _LOG_OVERHEAD:
             raise CorruptRecordError(f"record batch at offset {base} has length {length}")
-        header = HEADER.unpack_from(view, pos)
-        base, epoch, crc, attributes, last_delta, base_ts, max_time, count = (
-            header[0],
-            header[2],
-            header[4],
-            header[5],
-            header[6],
-            header[7],
-            header[8],
-            header[12],
+        (base, _, epoch, _, crc, attributes, last_delta, base_ts, max_time, *_, count) = (
+            HEADER.unpack_from(view, pos)
         )
         if check_crcs and crc32c(view[pos + _CRC_FROM : end]) != crc:
             raise CorruptRecordError(f"record batch at offset {base} failed its CRC-32C check")
