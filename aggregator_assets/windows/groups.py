@@ -71,17 +71,14 @@ def window_codes(event_time: pa.ChunkedArray, window_us: int) -> tuple[np.ndarra
     micros = pc.cast(pc.cast(event_time, pa.timestamp("us", tz="UTC")), pa.int64())
     if isinstance(micros, pa.ChunkedArray):
         micros = micros.combine_chunks()
-    if micros.null_count == 0:  # the usual case: raw rows always have an event time
-        codes = np.floor_divide(micros.to_numpy(), window_us)
-        first = int(codes.min()) if len(codes) else 0
-        codes -= first
-        return codes, first, int(codes.max(initial=-1)) + 2
-    valid = micros.is_valid().to_numpy(zero_copy_only=False)
-    index = np.floor_divide(micros.fill_null(0).to_numpy(), window_us)
-    first = int(index[valid].min()) if valid.any() else 0
-    codes = index - first
-    null_code = int(codes[valid].max()) + 1 if valid.any() else 0
-    codes[~valid] = null_code
+    nulls = micros.null_count > 0  # rare: raw rows always have an event time
+    codes = np.floor_divide((micros.fill_null(0) if nulls else micros).to_numpy(), window_us)
+    known = codes[micros.is_valid().to_numpy(zero_copy_only=False)] if nulls else codes
+    first = int(known.min()) if known.size else 0
+    null_code = int(known.max()) - first + 1 if known.size else 0
+    if nulls:
+        codes[micros.is_null().to_numpy(zero_copy_only=False)] = null_code + first
+    codes -= first
     return codes, first, null_code + 1
 
 
