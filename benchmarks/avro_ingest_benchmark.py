@@ -26,7 +26,7 @@ import tempfile
 import uuid
 from datetime import datetime
 
-from ingest_benchmark import iso_ms, run_bare, timed_ingest
+from ingest_benchmark import iso_ms, kafka_bootstrap, run_bare, timed_ingest
 from ingest_benchmark import produce as produce_json
 
 
@@ -119,31 +119,27 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from aggregator_assets.demo.broker import LocalBroker
     from aggregator_assets.demo.registry import LocalSchemaRegistry
 
-    broker = None if args.bootstrap else LocalBroker().start()
-    bootstrap = args.bootstrap or broker.bootstrap
-    registry = LocalSchemaRegistry().start()
     run = uuid.uuid4().hex[:8]
     json_topic, avro_topic = f"bench-json-{run}", f"bench-avro-{run}"
-    print(f"{args.events:,} iot-events in one hour, {args.partitions} partitions, {bootstrap}")
-    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     figures = {}
-    try:
-        produce_json(bootstrap, json_topic, args.events, args.partitions)
-        produce_avro(bootstrap, registry.url, avro_topic, args.events, args.partitions)
-        for mode, topic, url in (
-            ("bare", avro_topic, ""),
-            ("json", json_topic, ""),
-            ("avro", avro_topic, registry.url),
-        ):
-            print(f"  measuring {mode} ...", file=sys.stderr)
-            figures[mode] = measure(mode, bootstrap, topic, args.events, url)
-    finally:
-        registry.stop()
-        if broker:
-            broker.stop()
+    with kafka_bootstrap(args.bootstrap) as bootstrap:
+        registry = LocalSchemaRegistry().start()
+        print(f"{args.events:,} iot-events in one hour, {args.partitions} partitions, {bootstrap}")
+        print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+        try:
+            produce_json(bootstrap, json_topic, args.events, args.partitions)
+            produce_avro(bootstrap, registry.url, avro_topic, args.events, args.partitions)
+            for mode, topic, url in (
+                ("bare", avro_topic, ""),
+                ("json", json_topic, ""),
+                ("avro", avro_topic, registry.url),
+            ):
+                print(f"  measuring {mode} ...", file=sys.stderr)
+                figures[mode] = measure(mode, bootstrap, topic, args.events, url)
+        finally:
+            registry.stop()
     rate = {mode: f["records"] / f["seconds"] for mode, f in figures.items()}
     for mode, label in (("bare", "bare fetch"), ("json", "json ingest"), ("avro", "avro ingest")):
         f = figures[mode]

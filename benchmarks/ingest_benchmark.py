@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
@@ -33,6 +34,21 @@ SIDES = {
     "columnar": "our columnar fetch only",
     "ingest": "our ingest, end to end",
 }
+
+
+@contextmanager
+def kafka_bootstrap(bootstrap: str | None) -> Iterator[str]:
+    """The given Kafka's bootstrap servers, or the bundled broker's, started for the block."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from aggregator_assets.demo.broker import LocalBroker
+
+    broker = LocalBroker().start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 def _progress(done: int, total: int, started: float, what: str) -> None:
@@ -207,12 +223,8 @@ def main() -> None:
         child(args.child, args.bootstrap, args.topic, args.events)
         return
 
-    from aggregator_assets.demo.broker import LocalBroker
-
-    broker = None if args.bootstrap else LocalBroker().start()
-    bootstrap = args.bootstrap or broker.bootstrap
     topic = f"bench-{uuid.uuid4().hex[:8]}"
-    try:
+    with kafka_bootstrap(args.bootstrap) as bootstrap:
         print(f"{args.events:,} iot-events in one hour, {args.partitions} partitions, {bootstrap}")
         produce(bootstrap, topic, args.events, args.partitions)
         runs: dict[str, list[dict]] = {side: [] for side in SIDES}
@@ -220,9 +232,6 @@ def main() -> None:
             print(f"  round {i + 1}/{args.repeat}: {', '.join(SIDES)}", file=sys.stderr)
             for side in SIDES:
                 runs[side].append(measure(side, bootstrap, topic, args.events))
-    finally:
-        if broker:
-            broker.stop()
     rates = {side: sorted(r["records"] / r["seconds"] for r in runs[side]) for side in SIDES}
     best, median = (
         {s: r[-1] for s, r in rates.items()},

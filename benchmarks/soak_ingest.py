@@ -24,6 +24,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from ingest_benchmark import kafka_bootstrap
+
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 FIRST_HOUR = datetime(2026, 11, 20, tzinfo=timezone.utc)
 TEMPLATE = (
@@ -174,12 +176,8 @@ def main() -> None:
         print(json.dumps(run_ingest(args.bootstrap, args.topic, args.hours)))
         return
 
-    from aggregator_assets.demo.broker import LocalBroker
-
-    broker = None if args.bootstrap else LocalBroker().start()
-    bootstrap = args.bootstrap or broker.bootstrap
     topic = f"soak-{uuid.uuid4().hex[:8]}"
-    try:
+    with kafka_bootstrap(args.bootstrap) as bootstrap:
         print(f"{args.events:,} events over {args.hours} hours, {args.partitions} partitions")
         sent = produce(bootstrap, topic, args.events, args.hours, args.partitions)
         command = [sys.executable, __file__, "--child", "--bootstrap", bootstrap, "--topic", topic]
@@ -190,9 +188,6 @@ def main() -> None:
             text=True,
         )
         out = json.loads(child.stdout.strip().splitlines()[-1])
-    finally:
-        if broker:
-            broker.stop()
     accounted = out["raw_rows"] + out["quarantined"]
     print(f"load average: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     print(

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from dagster import AssetsDefinition, materialize
 from kafka.admin import NewTopic
 
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake
-from aggregator_assets.resources import KafkaResource
+from aggregator_assets.resources import KafkaResource, LakeResource
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 BASE_HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
@@ -129,4 +130,23 @@ def topic_config(config: PipelineConfig) -> TopicConfig:
 def sorted_rows(table: pa.Table) -> pa.Table:
     return table.take(
         pc.sort_indices(table, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
+    )
+
+
+def materialize_raw(
+    asset: AssetsDefinition,
+    kafka: KafkaResource,
+    lake: LakeResource,
+    partition_key: str | None = None,
+    tags: dict | None = None,
+    instance=None,
+):
+    """One in-process run of a raw asset; failures are returned, not raised."""
+    return materialize(
+        [asset],
+        partition_key=partition_key,
+        tags=tags,
+        resources={"kafka": kafka, "lake": lake},
+        raise_on_error=False,
+        instance=instance,
     )

@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from dagster import materialize
 from kafka.admin import NewTopic
 
 from aggregator_assets.assets.raw import raw_asset
@@ -21,6 +20,7 @@ from aggregator_assets.ingest.hours import raw_hour_file
 from aggregator_assets_tests.ingest.helpers import (
     BASE_HOUR,
     lake_contents,
+    materialize_raw,
     mixed_records,
     new_topic,
     offsets,
@@ -30,16 +30,6 @@ from aggregator_assets_tests.ingest.helpers import (
 )
 
 HOUR_KEYS = [f"{(BASE_HOUR + timedelta(hours=h)):%Y-%m-%d-%H}:00" for h in range(3)]
-
-
-def _run(asset, kafka, lake, partition_key=None, tags=None):
-    return materialize(
-        [asset],
-        partition_key=partition_key,
-        tags=tags,
-        resources={"kafka": kafka, "lake": lake},
-        raise_on_error=False,
-    )
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def test_exactly_once_whatever_the_order_of_runs(kafka, local_lake, loaded_topic
     order = [*HOUR_KEYS, HOUR_KEYS[1], HOUR_KEYS[0]]
     random.Random(7).shuffle(order)
     for key in order:
-        assert _run(asset, kafka, local_lake, key).success
+        assert materialize_raw(asset, kafka, local_lake, key).success
     _assert_exactly_once(local_lake.get_lake(), topic, sent)
 
 
@@ -76,7 +66,7 @@ def test_concurrent_runs_of_different_hours_do_not_duplicate(kafka, local_lake, 
     results = {}
 
     def run(key):
-        results[key] = _run(asset, kafka, local_lake, key).success
+        results[key] = materialize_raw(asset, kafka, local_lake, key).success
 
     threads = [threading.Thread(target=run, args=(k,)) for k in HOUR_KEYS]
     for t in threads:
@@ -86,13 +76,13 @@ def test_concurrent_runs_of_different_hours_do_not_duplicate(kafka, local_lake, 
     assert all(results.values())
     # Concurrent first runs may each land the same offsets; the cover must count them once.
     for key in HOUR_KEYS:  # rebuild every hour from the settled landing
-        assert _run(asset, kafka, local_lake, key).success
+        assert materialize_raw(asset, kafka, local_lake, key).success
     _assert_exactly_once(local_lake.get_lake(), topic, sent)
 
 
 def test_ranged_backfill_is_one_run_with_every_hour(kafka, s3_lake, loaded_topic):
     topic, sent, asset = loaded_topic
-    result = _run(
+    result = materialize_raw(
         asset,
         kafka,
         s3_lake,
@@ -117,9 +107,9 @@ def test_ranged_backfill_is_one_run_with_every_hour(kafka, s3_lake, loaded_topic
 def test_rerun_of_an_unchanged_hour_gives_the_same_rows(kafka, local_lake, loaded_topic):
     topic, _, asset = loaded_topic
     lake = local_lake.get_lake()
-    assert _run(asset, kafka, local_lake, HOUR_KEYS[1]).success
+    assert materialize_raw(asset, kafka, local_lake, HOUR_KEYS[1]).success
     first = lake.read_table(raw_hour_file(topic, BASE_HOUR + timedelta(hours=1)))
-    assert _run(asset, kafka, local_lake, HOUR_KEYS[1]).success
+    assert materialize_raw(asset, kafka, local_lake, HOUR_KEYS[1]).success
     again = lake.read_table(raw_hour_file(topic, BASE_HOUR + timedelta(hours=1)))
     assert first.num_rows > 0
     assert again.equals(first)
@@ -128,7 +118,7 @@ def test_rerun_of_an_unchanged_hour_gives_the_same_rows(kafka, local_lake, loade
 
 def test_late_records_land_in_their_event_hour_and_are_reported(kafka, local_lake, loaded_topic):
     topic, sent, asset = loaded_topic
-    result = _run(asset, kafka, local_lake, HOUR_KEYS[0])
+    result = materialize_raw(asset, kafka, local_lake, HOUR_KEYS[0])
     assert result.success
     raw = local_lake.get_lake().read_table(raw_hour_file(topic, BASE_HOUR))
     late_sent = [
@@ -163,7 +153,7 @@ def test_broker_that_lost_the_topic_never_removes_rows(kafka, local_lake, broker
     produce(kafka, topic, sent)
     config = pipeline(topic)
     asset = raw_asset(config.topics[0], config)
-    assert _run(asset, kafka, local_lake, HOUR_KEYS[0]).success
+    assert materialize_raw(asset, kafka, local_lake, HOUR_KEYS[0]).success
     lake = local_lake.get_lake()
     before = {p: lake.read_bytes(p) for p in lake.list_files("raw", recursive=True)}
 
@@ -173,7 +163,7 @@ def test_broker_that_lost_the_topic_never_removes_rows(kafka, local_lake, broker
     if refill:  # a new generation of the topic, longer than what the lake holds
         produce(kafka, topic, mixed_records(hours=2, per_hour=60))
 
-    result = _run(asset, kafka, local_lake, HOUR_KEYS[0])
+    result = materialize_raw(asset, kafka, local_lake, HOUR_KEYS[0])
     assert not result.success
     expected = "differs from the one the lake ingested" if refill else "emptied or recreated"
     assert expected in _failure_text(result)
@@ -214,5 +204,5 @@ def test_run_killed_mid_write_leaves_nothing_partial(
     assert raw is None and quarantine is None, "a killed run left a visible hour file"
     assert lake.list_files("_staging") or where == "commit"
     for key in HOUR_KEYS:
-        assert _run(asset, kafka, local_lake, key).success
+        assert materialize_raw(asset, kafka, local_lake, key).success
     _assert_exactly_once(lake, topic, sent)

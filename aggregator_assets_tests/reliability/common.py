@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from dagster import RetryPolicy, materialize
+from dagster import RetryPolicy
 from kafka.admin import NewTopic
 
 from aggregator_assets.assets.raw import raw_asset
@@ -14,7 +14,7 @@ from aggregator_assets.config import PipelineConfig
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake
 from aggregator_assets.resources import KafkaResource, LakeResource
-from aggregator_assets_tests.ingest.helpers import START, lake_contents, offsets
+from aggregator_assets_tests.ingest.helpers import START, lake_contents, materialize_raw, offsets
 
 FAST_RETRY = RetryPolicy(max_retries=2, delay=0.2)
 
@@ -68,14 +68,7 @@ def run_raw(
     instance=None,
 ):
     asset = raw_asset(config.topics[0], config, retry_policy=retry_policy)
-    return materialize(
-        [asset],
-        partition_key=partition_key,
-        tags=tags,
-        resources={"kafka": kafka, "lake": lake},
-        raise_on_error=False,
-        instance=instance,
-    )
+    return materialize_raw(asset, kafka, lake, partition_key, tags, instance)
 
 
 def materialization_metadata(result) -> dict:
