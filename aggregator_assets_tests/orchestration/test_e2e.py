@@ -106,8 +106,12 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
         for name in [k for k in env if k.startswith("DAGSTER_")]:
             monkeypatch.setenv(name, env[name])
         instance = DagsterInstance.get()
+        # The two latest hours that are closed once data up to `now` has landed: an hour closes
+        # at its end plus the allowed lateness (a margin keeps runs just after :00 from racing).
+        closed_by = now - config.topic("iot-events").lateness - timedelta(minutes=2)
         hours_with_data = {
-            (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0) for h in (1, 2)
+            (closed_by - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
+            for h in (1, 2)
         }
         wanted = {h.strftime("%Y-%m-%d-%H:00") for h in hours_with_data}
         daemon_log = tmp_path / "daemon.log"
