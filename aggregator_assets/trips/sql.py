@@ -41,14 +41,21 @@ def render(
 
 
 def signal_columns(signals: list[str], absent: frozenset[str] = frozenset()) -> str:
-    """SELECT items copying each signal as DOUBLE, NaN as NULL; NULL for an absent one."""
+    """SELECT items copying each signal as DOUBLE, NaN as NULL; NULL for an absent one.
+
+    NaN is tested as "neither finite nor infinite", not with `isnan`: DuckDB 2.x folds `isnan(x)`,
+    `x <> x` and `x = 'nan'` to false from Parquet min/max statistics, which never count NaN, so
+    NaN readings would be aggregated as values (`test_sql_nan.py` pins this on the installed
+    DuckDB)."""
     items = []
     for name in signals:
         if name in absent:
             items.append(f"CAST(NULL AS DOUBLE) AS {quote_ident(name)}")
             continue
         col = f"CAST({quote_ident(name)} AS DOUBLE)"
-        items.append(f"CASE WHEN isnan({col}) THEN NULL ELSE {col} END AS {quote_ident(name)}")
+        items.append(
+            f"CASE WHEN isfinite({col}) OR isinf({col}) THEN {col} END AS {quote_ident(name)}"
+        )
     return ",\n    ".join(items)
 
 
