@@ -19,7 +19,10 @@ holds hours open. The topic's watermark is the smallest over its partitions.
 Run keys are `<topic>:<hour>:<offsets>` where the offsets are those of the landing through
 which the hour's data is known: the same hour is never requested twice for the same data, and
 late records for it make a new key. The JSON cursor records how far the commits have been
-checked, so a tick only looks at new commits and hours still waiting to close or to be built.
+checked, which always advances to the end of the landing, and the hours still waiting to close
+or to be built (with the offsets through which their data is known), so a tick reads only new
+commits, and an hour that stays unbuilt (still open, or its runs keep failing) costs one cursor
+entry, never a re-read of every commit landed after it.
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ class TopicCursor:
     """What earlier ticks established; all commits with end <= checked[p] are accounted for."""
 
     checked: dict[int, int] = field(default_factory=dict)
+    # hour dir -> partition -> landing end through which the hour's data is known, for hours
+    # seen in checked commits that were not yet closed, or not yet built from that data
+    pending: dict[str, dict[int, int]] = field(default_factory=dict)
     max_event_time: dict[int, str] = field(default_factory=dict)
     observed: str = ""
     first_hour: str | None = None  # the earliest hour with landed data
@@ -140,7 +146,8 @@ class TopicCursor:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "checked": {str(p): o for p, o in self.checked.items()},
+                "checked": offsets_json(self.checked),
+                "pending": {h: offsets_json(through) for h, through in self.pending.items()},
                 "max_event_time": {str(p): t for p, t in self.max_event_time.items()},
                 "observed": self.observed,
                 "first_hour": self.first_hour,
@@ -156,6 +163,10 @@ class TopicCursor:
         raw = json.loads(text)
         return cls(
             checked={int(p): o for p, o in raw.get("checked", {}).items()},
+            pending={
+                h: {int(p): o for p, o in through.items()}
+                for h, through in raw.get("pending", {}).items()
+            },
             max_event_time={int(p): t for p, t in raw.get("max_event_time", {}).items()},
             observed=raw.get("observed", ""),
             first_hour=raw.get("first_hour"),
@@ -175,6 +186,10 @@ def parse_hour(hour_dir_name: str) -> datetime:
     return datetime.strptime(hour_dir_name.removeprefix("hour="), HOUR_DIR_FORMAT).replace(
         tzinfo=timezone.utc
     )
+
+
+def offsets_json(offsets: dict[int, int]) -> dict[str, int]:
+    return {str(p): o for p, o in offsets.items()}
 
 
 def offsets_text(offsets: dict[int, int]) -> str:
@@ -210,8 +225,10 @@ def topic_watermark(
         elif landed is None:
             return None
         else:
-            marks.append(min(landed, now))
-    return min(marks) if marks else None
+            marks.append(landed)
+    # Event times up to max_future_skew ahead are valid, but only the clock closes an hour: a
+    # watermark past now would request hours that are not partitions yet.
+    return min(*marks, now) if marks else None
 
 
 def plan_tick(
@@ -251,7 +268,11 @@ def plan_tick(
 
     watermark = topic_watermark(landed_end, high_watermarks, event_times, now, topic.lateness)
     # hour -> partition -> the landing end through which that hour's data is known
-    hour_through: dict[str, dict[int, int]] = {}
+    hour_through: dict[str, dict[int, int]] = {
+        hour: dict(through)
+        for hour, through in cursor.pending.items()
+        if all(o <= landed_end.get(p, 0) for p, o in through.items())  # not from a wiped landing
+    }
     for c in new:
         for hour in {*c.raw_hours, *c.quarantine_hours}:
             through = hour_through.setdefault(hour, {})
@@ -289,12 +310,9 @@ def plan_tick(
     if lagging and behind_clock and not requests and clock_hour >= config.partitions_start:
         requests.append(_raw_request(topic, clock_hour, landed_end, "catch up"))
 
-    for c in new:
-        if unresolved & {*c.raw_hours, *c.quarantine_hours}:
-            p = c.slice.partition
-            landed_end[p] = min(landed_end[p], c.slice.start)
     next_cursor = TopicCursor(
-        checked={p: max(o, checked.get(p, 0)) for p, o in landed_end.items()},
+        checked=dict(landed_end),
+        pending={hour: hour_through[hour] for hour in sorted(unresolved)},
         max_event_time={p: t.isoformat() for p, t in event_times.items()},
         observed=cursor.observed,
         first_hour=first.isoformat() if first else None,
