@@ -4,10 +4,12 @@ A run first lands every new Kafka record (exactly once, by offset), then rebuild
 its partition range whole from the landing log. A ranged backfill is one run: it fetches once
 and writes every hour in the range.
 
-Failures are of two kinds. Transient ones (broker unreachable, storage errors that outlast the
-S3 client's own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
-exactly-once by offset. An `IngestError` (the broker lost offsets, the topic was recreated, the
-landing was altered) would fail the same way again, so it fails the run at once, unretried.
+Failures are of two kinds (`ingest/errors.py` decides which). Transient ones (broker
+unreachable, a broker that stops answering mid-run, S3 or registry errors that outlast their
+clients' own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
+exactly-once by offset. Everything else (the broker lost offsets, the topic was recreated, the
+landing was altered, a record the code cannot handle, refused credentials) would fail the same
+way again, so it fails the step at once as a `Failure` that disallows retries.
 """
 
 from dagster import (
@@ -28,7 +30,7 @@ from dagster import (
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.ingest.advance import AdvanceResult, advance_landing
-from aggregator_assets.ingest.fetch import IngestError
+from aggregator_assets.ingest.errors import IngestError, is_transient
 from aggregator_assets.ingest.hours import HourResult, build_hour
 from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.schema import raw_schema
@@ -37,6 +39,7 @@ from aggregator_assets.partitions import hourly_partitions, hours_between
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
 
 # 30s, 60s, 120s (+-50%): rides out a broker restart or a storage brown-out of a few minutes.
+# Applies to transient failures only; the others raise a Failure that disallows retries.
 RAW_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
@@ -96,8 +99,12 @@ def raw_asset(
     ):
         try:
             return _ingest(context, kafka, lake, **services)
-        except IngestError as exc:
-            raise Failure(description=str(exc), allow_retries=False) from exc
+        except Exception as exc:
+            if is_transient(exc):
+                context.log.warning(f"transient failure, retried by the policy: {exc}")
+                raise
+            message = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+            raise Failure(description=message, allow_retries=False) from exc
 
     def _ingest(
         context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource, **services

@@ -16,13 +16,15 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import Field
 
+from aggregator_assets.ingest.errors import TransientIngestError
+
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _Client = TypeVar("_Client")
 
 
-class BrokerUnavailableError(RuntimeError):
-    """No broker answered: transient by nature, so the raw asset's RetryPolicy retries it."""
+class BrokerUnavailableError(TransientIngestError):
+    """No broker answered in time: transient, so the raw asset's RetryPolicy retries it."""
 
 
 class KafkaResource(ConfigurableResource):
