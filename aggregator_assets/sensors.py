@@ -76,46 +76,28 @@ def read_high_watermarks(
     """Partition -> high watermark, from fetch responses at the landed positions.
 
     Runs on a daemon thread joined with `timeout_s`, so a broker that hangs cannot hang the
-    tick. Raises TimeoutError or the client's error.
+    tick; the consumer itself connects within `timeout_s` or is closed (KafkaResource), so a
+    broker that never completes a handshake leaves no thread behind tick after tick. Raises
+    TimeoutError or the client's error.
     """
     out: dict[int, int] = {}
     failure: list[BaseException] = []
     timeout_ms = max(1_000, int(timeout_s * 1000))
 
     def work() -> None:
-        consumer = None
         try:
-            settings = kafka.client_config() | {"request_timeout_ms": timeout_ms}
-            consumer = KafkaConsumer(
-                **settings,
-                group_id=None,
-                enable_auto_commit=False,
+            with kafka.consumer(
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
                 max_partition_fetch_bytes=64 * 1024,
                 fetch_max_bytes=1024 * 1024,
                 connections_max_idle_ms=max(540_000, timeout_ms + 1),
-            )
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise LookupError(f"topic {topic!r} does not exist on the broker")
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            for tp in tps:
-                consumer.seek(tp, positions.get(tp.partition, 0))
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                consumer.poll(timeout_ms=200, max_records=1)
-                known = {tp.partition: consumer.highwater(tp) for tp in tps}
-                if all(v is not None for v in known.values()):
-                    out.update(known)
-                    return
-            raise TimeoutError(f"no fetch response from every partition of {topic} in time")
+            ) as consumer:
+                _poll_high_watermarks(consumer, topic, positions, timeout_s, out)
         except BaseException as exc:
             failure.append(exc)
-        finally:
-            if consumer is not None:
-                consumer.close()
 
     thread = threading.Thread(target=work, name=f"highwater-{topic}", daemon=True)
     thread.start()
@@ -125,6 +107,30 @@ def read_high_watermarks(
     if failure:
         raise failure[0]
     return out
+
+
+def _poll_high_watermarks(
+    consumer: KafkaConsumer,
+    topic: str,
+    positions: dict[int, int],
+    timeout_s: float,
+    out: dict[int, int],
+) -> None:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise LookupError(f"topic {topic!r} does not exist on the broker")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, positions.get(tp.partition, 0))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200, max_records=1)
+        known = {tp.partition: consumer.highwater(tp) for tp in tps}
+        if all(v is not None for v in known.values()):
+            out.update(known)
+            return
+    raise TimeoutError(f"no fetch response from every partition of {topic} in time")
 
 
 # -- planning ------------------------------------------------------------------------------

@@ -25,11 +25,22 @@ PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 @dataclass(frozen=True)
 class S3Options:
+    """Where S3 is and how long to wait for it.
+
+    A call that gets no answer gives up after about `max_attempts` x `request_timeout_s` (a
+    request is abandoned when less than a byte per second arrived for that long), or
+    `connect_timeout_s` per attempt when no connection is made; None keeps the AWS SDK defaults
+    (3 s and 1 s).
+    """
+
     endpoint_url: str | None = None
     region: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
     session_token: str | None = None
+    connect_timeout_s: float | None = None
+    request_timeout_s: float | None = None
+    max_attempts: int = 5
 
 
 class Lake:
@@ -48,7 +59,9 @@ class Lake:
                 secret_key=s3.secret_key,
                 session_token=s3.session_token,
                 allow_bucket_creation=False,
-                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=5),
+                connect_timeout=s3.connect_timeout_s,
+                request_timeout=s3.request_timeout_s,
+                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=s3.max_attempts),
             )
             self.root = self.url[len("s3://") :]
         else:
