@@ -47,7 +47,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
-from aggregator_assets.ingest.hours import COVER_METADATA_KEY, raw_hour_file
+from aggregator_assets.ingest.hours import file_landing_through, raw_hour_file
 from aggregator_assets.ingest.landing import HOUR_DIR_FORMAT, Commit, Landing, SliceId
 from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import HOUR_KEY_FORMAT
@@ -200,15 +200,6 @@ def offsets_json(offsets: dict[int, int]) -> dict[str, int]:
 
 def offsets_text(offsets: dict[int, int]) -> str:
     return ",".join(f"{p}={o}" for p, o in sorted(offsets.items()))
-
-
-def file_landing_through(lake: Lake, path: str) -> dict[int, int] | None:
-    """The offsets an hour file was built through (footer only), or None if there is no file."""
-    if not lake.exists(path):
-        return None
-    metadata = lake.parquet_file(path).schema_arrow.metadata or {}
-    raw = metadata.get(COVER_METADATA_KEY.encode())
-    return {int(p): o for p, o in json.loads(raw).items()} if raw else {}
 
 
 def topic_watermark(

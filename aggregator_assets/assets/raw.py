@@ -130,6 +130,8 @@ def raw_asset(
         for hour in hours_between(window.start, window.end):
             results.append(build_hour(store, landing, topic, hour, cover))
             context.log.info(f"wrote {results[-1].rows} rows to {results[-1].raw_file}")
+            for path in results[-1].kept_newer:
+                context.log.info(f"kept {path}: a concurrent run built it from a newer landing")
         return MaterializeResult(metadata=raw_metadata(store, topic, results, advanced))
 
     # Only Avro topics need the registry, so JSON-only deployments need not configure one.
