@@ -117,3 +117,15 @@ def run_traces(instance: DagsterInstance, run_id: str) -> list[tuple[str, bytes]
 def files_under(roots: list[Path]) -> list[tuple[str, bytes]]:
     """(path, bytes) of every file under the roots: storage, compute logs, a lake."""
     return [(str(p), p.read_bytes()) for root in roots for p in root.rglob("*") if p.is_file()]
+
+
+class CountingLake(Lake):
+    """A local lake that counts the files read whole (commit markers, for the sensor)."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.reads: Counter = Counter()
+
+    def read_bytes(self, relative: str) -> bytes:
+        self.reads[relative] += 1
+        return super().read_bytes(relative)

@@ -8,7 +8,6 @@ they were landed, with the exact milliseconds in `detail`.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from aggregator_assets.ingest.advance import advance_landing
@@ -16,11 +15,15 @@ from aggregator_assets.ingest.fetch import Fingerprint
 from aggregator_assets.ingest.hours import build_hour, quarantine_hour_file, raw_hour_file
 from aggregator_assets.ingest.kafka_time import INVALID_KAFKA_TIMESTAMP, landing_hour
 from aggregator_assets.ingest.landing import Commit, Landing, SliceId, compute_cover
-from aggregator_assets.lake import Lake
 from aggregator_assets.resources import KafkaResource
 from aggregator_assets.sensors import SensorSettings, TopicCursor, plan_tick
 from aggregator_assets_tests.ingest.helpers import BASE_HOUR, START, event, ms, pipeline
-from aggregator_assets_tests.reliability.common import create_topic, failure_text, run_raw
+from aggregator_assets_tests.reliability.common import (
+    CountingLake,
+    create_topic,
+    failure_text,
+    run_raw,
+)
 
 NOW = datetime.now(timezone.utc)
 HOSTILE_TIMESTAMPS = {
@@ -42,18 +45,6 @@ def produce_exactly(kafka: KafkaResource, topic: str, records: list[tuple[int, b
         for timestamp_ms, value in records:
             producer.send(topic, value=value, key=b"k", partition=0, timestamp_ms=timestamp_ms)
             producer.flush()
-
-
-class CountingLake(Lake):
-    """A local lake that counts the files read whole (commit markers, for the sensor)."""
-
-    def __init__(self, url: str):
-        super().__init__(url)
-        self.reads: Counter = Counter()
-
-    def read_bytes(self, relative: str) -> bytes:
-        self.reads[relative] += 1
-        return super().read_bytes(relative)
 
 
 def test_hostile_kafka_timestamps_are_quarantined_and_the_partition_moves_on(kafka, local_lake):
