@@ -101,8 +101,7 @@ def raw_asset(
             return _ingest(context, kafka, lake, **services)
         except Exception as exc:
             if is_transient(exc):
-                context.log.warning(f"transient failure, retried by the policy: {exc}")
-                raise
+                raise  # the RetryPolicy retries it
             message = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
             raise Failure(description=message, allow_retries=False) from exc
 

@@ -124,58 +124,67 @@ class KafkaResource(ConfigurableResource):
             admin.close()
 
     def _connect(self, client: Callable[..., _Client], **settings) -> _Client:
-        """Build a connected client, or raise BrokerUnavailableError within the connect timeout.
-
-        The client is built on a helper thread. If it is not connected when the time is up, its
-        half-built network client (caught through kafka-python's `kafka_client` factory
-        setting) is closed: the constructor then gives up and the thread ends. The network
-        client of a constructor that failed by itself is closed too (kafka-python leaves its
-        network thread running), so a failed connection leaves no thread or socket behind.
-        """
+        """Build a connected client, or raise BrokerUnavailableError within the connect timeout."""
         config = self.client_config() | settings
         timeout_s = config["bootstrap_timeout_ms"] / 1000
-        network_clients: list = []
-        make_network_client = client.DEFAULT_CONFIG["kafka_client"]  # type: ignore[attr-defined]
-
-        def tracked_network_client(**kwargs):
-            network_clients.append(make_network_client(**kwargs))
-            return network_clients[-1]
-
-        outcome: dict = {}
-
-        def build() -> None:
-            try:
-                outcome["client"] = client(**config, kafka_client=tracked_network_client)
-            except BaseException as exc:  # handed to the caller's thread below
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=build, name="kafka-connect", daemon=True)
-        thread.start()
-        thread.join(timeout_s + _GRACE_S)
-        if thread.is_alive():
-            for network_client in network_clients:
-                network_client.close()
-            thread.join(_GRACE_S)
-            if "client" in outcome:  # connected in the very last moment: not ours to keep
-                outcome["client"].close()
+        try:
+            return _construct_within(client, config, timeout_s)
+        except _NoAnswer:
             raise BrokerUnavailableError(
                 f"Kafka at {self.bootstrap_servers} did not complete a connection within"
                 f" {timeout_s:g}s (security_protocol {self.security_protocol}). A TLS client"
                 " (SSL, SASL_SSL) talking to a plaintext listener, or a listener that accepts"
                 " and never answers, looks like this: check KAFKA_SECURITY_PROTOCOL and"
                 " KAFKA_BOOTSTRAP_SERVERS. Nothing was ingested."
-            )
-        error = outcome.get("error")
-        if error is not None:  # kafka-python leaves its network thread running when it gives up
-            for network_client in network_clients:
-                network_client.close()
-        if isinstance(error, (KafkaTimeoutError, KafkaConnectionError)):
+            ) from None
+        except (KafkaTimeoutError, KafkaConnectionError) as exc:
             raise BrokerUnavailableError(
                 f"cannot reach (or authenticate with) Kafka at {self.bootstrap_servers} within"
-                f" {timeout_s:g}s ({type(error).__name__}: {error}). Check that the broker is"
+                f" {timeout_s:g}s ({type(exc).__name__}: {exc}). Check that the broker is"
                 " running, bootstrap_servers is right and security_protocol matches its"
                 " listener; nothing was ingested."
-            ) from error
-        if error is not None:
-            raise error
-        return outcome["client"]
+            ) from exc
+
+
+class _NoAnswer(Exception):
+    """The client was still connecting when its time was up."""
+
+
+def _construct_within(client: Callable[..., _Client], config: dict, timeout_s: float) -> _Client:
+    """`client(**config)` on a helper thread, given `timeout_s` (plus a grace) to connect.
+
+    When the time is up, the half-built network client (caught through kafka-python's
+    `kafka_client` factory setting) is closed: the constructor then gives up and the thread
+    ends. The network client of a constructor that failed by itself is closed too (kafka-python
+    leaves its network thread running), so a failed connection leaves no thread or socket.
+    """
+    network_clients: list = []
+    make_network_client = client.DEFAULT_CONFIG["kafka_client"]  # type: ignore[attr-defined]
+
+    def tracked_network_client(**kwargs):
+        network_clients.append(make_network_client(**kwargs))
+        return network_clients[-1]
+
+    outcome: dict = {}
+
+    def build() -> None:
+        try:
+            outcome["client"] = client(**config, kafka_client=tracked_network_client)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=build, name="kafka-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + _GRACE_S)
+    hung = thread.is_alive()
+    if hung or "error" in outcome:
+        for network_client in network_clients:
+            network_client.close()
+    if hung:
+        thread.join(_GRACE_S)
+        if "client" in outcome:  # connected in the very last moment: not ours to keep
+            outcome["client"].close()
+        raise _NoAnswer
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["client"]
