@@ -9,10 +9,8 @@ test_registry_client.py.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from dagster_aws.s3 import S3Resource
@@ -25,33 +23,6 @@ from aggregator_assets_tests.ingest.helpers import pipeline
 from aggregator_assets_tests.reliability.common import create_topic, failure_text, run_raw
 
 TLS = ["SSL", "SASL_SSL"]
-
-
-@pytest.fixture
-def black_hole() -> Iterator[str]:
-    """host:port of a listener that accepts every connection and never sends a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def kafka_threads() -> set[threading.Thread]:
