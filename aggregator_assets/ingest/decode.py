@@ -53,8 +53,10 @@ def quote(identifier: str) -> str:
 # A JSON text walked string by string (a string is skipped whole, escapes included) up to a
 # trailing comma or a NaN/Infinity literal (any case, as DuckDB accepts them) outside a string.
 NOT_STRICT_JSON = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,\s*[\]}]|(?i:nan|inf))'
-# Cheap superset of the texts NOT_STRICT_JSON or a duplicate configured key could concern.
-_SUSPECT_ALWAYS = r"(?:^|[:,\[])\s*[-+]?(?i:nan|inf)|,\s*[\]}]|\\"
+# Cheap superset of the texts NOT_STRICT_JSON or a duplicate configured key could concern: a
+# NaN/Infinity after a value separator, a comma before a closing bracket, or a key holding an
+# escape (its last escape, then plain characters, a quote and a colon).
+_SUSPECT_ALWAYS = r'(?:^|[:,\[])\s*[-+]?(?i:nan|inf)|,\s*[\]}]|\\.[^"\\]*"\s*:'
 
 
 def suspect_pattern(fields: Iterable[str]) -> str:

@@ -4,8 +4,8 @@
 -- DuckDB's parser is lenient: it takes trailing commas and NaN/Infinity literals, and gives the
 -- first of two equal keys. Strict JSON (RFC 8259) is checked from the text in two steps, so the
 -- common record pays one regular-expression pass: $suspect_pattern flags the few values that
--- might break a rule (a configured key's name twice, a backslash that could spell a key
--- differently, a comma before a closing bracket, a letter n or i after a value separator), and
+-- might break a rule (a configured key's name twice, a key holding an escape, which can spell a
+-- name differently, a comma before a closing bracket, NaN or Inf after a value separator), and
 -- only those are checked exactly: $not_strict_pattern walks the text string by string and finds
 -- a trailing comma or a NaN/Infinity outside a string; the parsed keys (escapes resolved) show
 -- whether a configured field is given twice.

@@ -154,6 +154,12 @@ CASES = [
         "raw",
         expect={"value": 2.5},
     ),
+    Case(
+        "escaped_keys_nested_and_unconfigured",
+        body(metadata=...)[:-1] + b', "metadata": {"val\\u0075e": 1, "value": 2}, "caf\\u00e9": 1}',
+        "raw",
+        expect={"value": 1.5, "metadata": '{"value":1,"value":2}'},
+    ),
     # Keys we do not keep change nothing in raw when repeated; a configured name inside a
     # string value is not a key.
     Case(
