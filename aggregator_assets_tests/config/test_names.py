@@ -174,6 +174,15 @@ def test_config_check_refuses_what_loading_refuses(tmp_path, capsys):
     assert "fields.hour" in capsys.readouterr().err
 
 
+def test_config_check_says_which_pipeline_columns_are_renamed(tmp_path, capsys):
+    topic = _topic()
+    topic["fields"]["is_late"] = {"type": "bool"}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(_config(topic)))
+    assert main(["config-check", str(path)]) == 0
+    assert "is_late -> pipeline_is_late" in capsys.readouterr().out
+
+
 def test_payload_fields_named_like_pipeline_columns_are_accepted():
     topic = _topic()
     topic["event_time"] = {"field": "event_time", "format": "iso8601", "timezone": "Europe/Berlin"}
