@@ -129,23 +129,31 @@ def _compute(
         "count": pa.array(layout.counts[groups.output]),
     }
 
-    def field_stats_of(name: str) -> dict[str, np.ndarray]:
+    per_field: dict[str, list] = {}
+    for column in topic.window_columns:
+        if column.kind == "stat":
+            per_field.setdefault(column.field, []).append((column.name, column.stat))
+        elif column.kind == "domain_count":
+            per_field.setdefault(topic.domain_counts[column.name].field, []).append(
+                (column.name, column.name)
+            )
+        elif column.kind != "key":
+            columns[column.name] = window[column.kind]
+
+    def field_columns(name: str) -> dict[str, pa.Array]:
         conditions = {
             count_name: _holds(cond.op, float(cond.value))
             for count_name, cond in topic.domain_counts.items()
             if cond.field == name
         }
-        return field_stats(pending_values[name].result(), layout, conditions)
+        stats = field_stats(pending_values[name].result(), layout, conditions)
+        arrays: dict[str, pa.Array] = {}  # an alias (avg_F) shares its statistic's array
+        for _, stat in per_field[name]:
+            if stat not in arrays:
+                # NaN means "no value" for statistics; counts are never NaN.
+                arrays[stat] = pa.array(stats[stat][groups.output], from_pandas=True)
+        return {column: arrays[stat] for column, stat in per_field[name]}
 
-    names = value_fields(topic)
-    stats = dict(zip(names, pool.map(field_stats_of, names), strict=True))
-    for column in topic.window_columns:
-        if column.kind == "stat":
-            array = stats[column.field][column.stat][groups.output]
-            columns[column.name] = pa.array(array, from_pandas=True)
-        elif column.kind == "domain_count":
-            field = topic.domain_counts[column.name].field
-            columns[column.name] = pa.array(stats[field][column.name][groups.output])
-        elif column.kind != "key":
-            columns[column.name] = window[column.kind]
+    for field_out in pool.map(field_columns, value_fields(topic)):
+        columns.update(field_out)
     return pa.table(columns).select(schema.names).cast(schema)
