@@ -114,6 +114,13 @@ def run_config_check(args: argparse.Namespace) -> int:
         windows = [f"windows_{name}_{w.name}" for w in topic.windows]
         print(f"{topic.name} (key {topic.key_field}, event time {topic.event_time.field})")
         print(f"  assets: {', '.join([f'kafka_{name}', f'raw_{name}', *windows])}")
+        renamed = [f"{c} -> {w}" for c, w in topic.pipeline_columns.items() if c != w]
+        if renamed:
+            print(
+                f"  pipeline columns renamed (a payload field has the name): {', '.join(renamed)}"
+            )
+        if topic.windows:
+            print(f"  window naming: {topic.window_naming} ({len(topic.window_columns)} columns)")
     if config.trips:
         source = asset_name(str(config.trips.get("source_topic", "")))
         print(f"trips (from raw_{source}): trip_summaries, vehicle_data_lake")
