@@ -15,7 +15,8 @@ LINTED := aggregator_assets aggregator_assets_tests benchmarks scripts
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(STAMP): pyproject.toml uv.lock | $(UV)
+$(STAMP): pyproject.toml uv.lock
+	@test -x "$(UV)" || $(MAKE) --no-print-directory .uv/bin/uv
 	$(UV) sync --quiet --frozen --extra test
 	touch $(STAMP)
 
@@ -36,7 +37,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 
 ## Re-lock to the newest versions pyproject.toml allows, show what changed, run the suite on them.
-upgrade: | $(UV)
+upgrade:
+	@test -x "$(UV)" || $(MAKE) --no-print-directory .uv/bin/uv
 	cp uv.lock .uv.lock.before
 	$(UV) lock --upgrade
 	$(UV) run --no-sync python scripts/lock_diff.py .uv.lock.before uv.lock || true

@@ -6,6 +6,9 @@
 - `trip_summaries*` days are built once all the raw hours they read exist, and rebuilt when any
   of them changes, at most once an hour (a day reads 24+ hours; rebuilding on each would waste
   runs).
+- `lake_views` is refreshed when a table gains a partition, at most every
+  `VIEWS_DEBOUNCE_CRON` (a refresh is a run; new hours of an existing table are visible through
+  the views' globs without one).
 - Every asset has a freshness policy fitting its cadence (`FRESHNESS`), which the UI shows as
   pass / warn / fail; the instance evaluates them when `freshness: enabled: true`.
 """
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from dagster import (
+    AssetSelection,
     AssetSpec,
     AutomationCondition,
     AutomationConditionSensorDefinition,
@@ -26,6 +30,7 @@ from dagster import (
 
 AUTOMATION_LOOKBACK = timedelta(days=7)
 TRIPS_DEBOUNCE_CRON = "15 * * * *"
+VIEWS_DEBOUNCE_CRON = "*/5 * * * *"
 
 FRESHNESS = {
     "raw": FreshnessPolicy.time_window(
@@ -36,6 +41,9 @@ FRESHNESS = {
     ),
     "trips": FreshnessPolicy.time_window(
         fail_window=timedelta(hours=30), warn_window=timedelta(hours=26)
+    ),
+    "query": FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=2), warn_window=timedelta(hours=1, minutes=30)
     ),
 }
 
@@ -70,10 +78,28 @@ def trips_condition() -> AutomationCondition:
     ).with_label("build the day once its hours exist; rebuild at most hourly")
 
 
+def views_condition() -> AutomationCondition:
+    """Unpartitioned below hourly tables: `eager()` would wait for every hour of every table
+    (`any_deps_missing`), so only missing and updated tables count."""
+    refresh = (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & AutomationCondition.cron_tick_passed(VIEWS_DEBOUNCE_CRON).since_last_handled()
+    )
+    return (
+        (AutomationCondition.missing().newly_true() | refresh) & ~AutomationCondition.in_progress()
+    ).with_label("build when missing; refresh when a table gains a partition, every 5 min at most")
+
+
 def stage_of(spec: AssetSpec) -> str | None:
-    """'raw', 'windows', 'trips' or None (external specs: topics, the vehicle data lake)."""
+    """'raw', 'windows', 'trips', 'query' or None (external specs: topics, the vehicle lake)."""
     name = spec.key.to_user_string()
-    for stage, prefix in (("raw", "raw_"), ("windows", "windows_"), ("trips", "trip_summaries")):
+    stages = (
+        ("raw", "raw_"),
+        ("windows", "windows_"),
+        ("trips", "trip_summaries"),
+        ("query", "lake_views"),
+    )
+    for stage, prefix in stages:
         if name.startswith(prefix):
             return stage
     return None
@@ -82,6 +108,7 @@ def stage_of(spec: AssetSpec) -> str | None:
 CONDITIONS: dict[str, Callable[[], AutomationCondition]] = {
     "windows": windows_condition,
     "trips": trips_condition,
+    "query": views_condition,
 }
 
 
@@ -106,7 +133,7 @@ def apply_automation(defs: Definitions) -> Definitions:
 def automation_sensor() -> AutomationConditionSensorDefinition:
     return AutomationConditionSensorDefinition(
         "automation_condition_sensor",
-        target="*",
+        target=AssetSelection.all(),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
         description="Evaluates the automation conditions of windows and trip assets.",

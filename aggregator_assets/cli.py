@@ -1,7 +1,7 @@
 """`aggregator-assets`: run the local broker, fill it with demo traffic, check a config.
 
 aggregator-assets broker [--port 9092] [--log FILE]
-aggregator-assets demo [--bootstrap HOST:PORT] [--hours 6] [--rate 50] [--follow]
+aggregator-assets demo [--bootstrap HOST:PORT] [--hours 6] [--end ISO] [--rate 50] [--follow]
                        [--topics NAME ...] [--malformed 0.01] [--late 0.02] [--seed N]
                        [--format json|avro] [--schema-registry URL]
 aggregator-assets registry [--port 8081]                  # a local stand-in Schema Registry
@@ -54,7 +54,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     config = load_pipeline_config(args.config)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
-    end = datetime.now(timezone.utc)
+    end = args.end or datetime.now(timezone.utc)
     start = end - timedelta(hours=args.hours)
     print(
         f"producing {args.hours:g}h of demo traffic ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC)"
@@ -114,6 +114,13 @@ def run_config_check(args: argparse.Namespace) -> int:
         windows = [f"windows_{name}_{w.name}" for w in topic.windows]
         print(f"{topic.name} (key {topic.key_field}, event time {topic.event_time.field})")
         print(f"  assets: {', '.join([f'kafka_{name}', f'raw_{name}', *windows])}")
+        renamed = [f"{c} -> {w}" for c, w in topic.pipeline_columns.items() if c != w]
+        if renamed:
+            print(
+                f"  pipeline columns renamed (a payload field has the name): {', '.join(renamed)}"
+            )
+        if topic.windows:
+            print(f"  window naming: {topic.window_naming} ({len(topic.window_columns)} columns)")
     if config.trips:
         source = asset_name(str(config.trips.get("source_topic", "")))
         print(f"trips (from raw_{source}): trip_summaries, vehicle_data_lake")
@@ -125,6 +132,13 @@ def _share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
     return value
+
+
+def _utc_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text} has no zone (add Z or +00:00)")
+    return value.astimezone(timezone.utc)
 
 
 def _positive(text: str) -> float:
@@ -149,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
         help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or %(default)s)",
     )
-    demo.add_argument("--hours", type=_positive, default=6.0, help="backdated hours ending now")
+    demo.add_argument("--hours", type=_positive, default=6.0, help="backdated hours before --end")
+    demo.add_argument(
+        "--end", type=_utc_time, help="ISO time the backdated span ends (default: now)"
+    )
     demo.add_argument(
         "--rate", type=_positive, default=50.0, help="events per second of event time, all topics"
     )

@@ -96,13 +96,13 @@ def run_pandas(path: Path, window_s: int) -> pa.Table:
     """The obvious pandas version: read, floor to the window, one groupby with named aggs."""
     topic = load_pipeline_config().topic(TOPIC)
     keys = [topic.key_field, *topic.dimensions]
-    df = pd.read_parquet(path, columns=[*keys, *topic.numeric_fields, "event_time"])
+    df = pd.read_parquet(path, columns=[*keys, *topic.aggregated_fields, "event_time"])
     df["window_start"] = df["event_time"].dt.floor(f"{window_s}s")
     ops = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
     for name, cond in topic.domain_counts.items():
         df[name] = getattr(df[cond.field], ops[cond.op])(cond.value)
     aggs = {"event_count": ("event_time", "size")}
-    for f in topic.numeric_fields:
+    for f in topic.aggregated_fields:
         for stat, how in [
             ("count", "count"),
             ("min", "min"),

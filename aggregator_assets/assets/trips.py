@@ -135,12 +135,15 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
         description=(
             f"One row per trip x aggregation x signal of `{topic.name}`, per UTC day a trip "
             f"starts in; reads the raw hours from {trips.max_gap} before the day to "
-            f"{trips.lookahead} after it and fails if one of them is not materialized."
+            f"{trips.lookahead} after it and fails if one of them is closed but not "
+            "materialized."
         ),
     )
     def trip_summaries(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
         store = lake.get_lake()
-        now = datetime.now(timezone.utc)
+        # An hour counts as missing once it is closed (its end plus the topic's lateness, when
+        # the topic sensor requests it); before that it is read as far as it exists.
+        now = datetime.now(timezone.utc) - topic.lateness
 
         def summarize(day: datetime) -> tuple[DaySummary, dict]:
             window = scan_window(day, trips)

@@ -74,8 +74,10 @@ def _window_asset(
         check_specs=check_specs,
         description=(
             f"{window.name} tumbling-window statistics of {topic.name} per "
-            f"{', '.join([topic.key_field, *topic.dimensions])}: count, min, max, mean, median, "
-            f"stddev, sum of each numeric field, plus domain counts."
+            f"{', '.join([topic.key_field, *topic.dimensions])}: "
+            f"{', '.join(prefix for prefix, _ in topic.naming.stats)} of "
+            f"{', '.join(topic.aggregated_fields) or 'no field'}, plus domain counts "
+            f"({topic.window_naming} column names)."
         ),
     )
     def _windows(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
@@ -93,7 +95,9 @@ def _window_asset(
             per_hour[hour.strftime(HOUR_KEY_FORMAT)] = done.checks
             last = done
         assert last is not None, "a partition window always holds at least one hour"
-        png = plot_windows_png(last.windows, topic.key_field, topic.numeric_fields)
+        png = plot_windows_png(
+            last.windows, topic.key_field, topic.aggregated_fields, naming=topic.naming
+        )
         metadata = {
             "dagster/row_count": rows,
             "dagster/column_schema": table_schema(last.windows.schema),

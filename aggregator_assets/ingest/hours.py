@@ -127,5 +127,7 @@ def build_hour(
                 if name in covered.commit.hours(kind):
                     piece = landing.read_piece(kind, name, covered)
                     add(piece)
-                    writer.write_table(piece)
+                    # Landing names -> raw names (they differ where a field took a pipeline
+                    # column's name, see ingest/schema.py); the order is the same.
+                    writer.write_table(piece.rename_columns(schema.names))
     return result

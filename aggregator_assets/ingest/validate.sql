@@ -4,9 +4,13 @@
 -- this tail is appended after it. Parts in {{double braces}} are generated from the validated
 -- topic config (quoted identifiers, list positions and the format's own checks); every value
 -- comes in as a named parameter. Internal columns start with "__", a prefix fields may not use.
-timed AS (
-    SELECT *, {{event_time_expr}} AS __event_time
+local_times AS (
+    SELECT *, {{local_instants}} AS __local_instants
     FROM fields
+),
+timed AS (
+    SELECT *, {{event_time_expr}} AS __event_time, {{event_time_detail}} AS __event_time_detail
+    FROM local_times
 ),
 checked AS (
     SELECT *,
@@ -16,7 +20,8 @@ checked AS (
             WHEN octet_length(__value) > $max_value_bytes THEN 'value_too_large'
             {{format_checks}}
             {{field_checks}}
-            WHEN __event_time IS NULL THEN 'invalid_event_time'
+            WHEN __event_time IS NULL
+                THEN 'invalid_event_time' || coalesce(':' || __event_time_detail, '')
             WHEN __event_time < $partitions_start THEN 'event_time_before_start'
             WHEN __event_time > __timestamp + $max_future_skew THEN 'event_time_in_future'
         END AS __problem

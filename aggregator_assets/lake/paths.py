@@ -6,12 +6,12 @@ import re
 from datetime import datetime, timezone
 
 _HOUR_RE = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})")
-_SAFE_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._=-]+$")
+_SAFE_SEGMENT_RE = re.compile(r"[A-Za-z0-9._=-]+")
 
 
 def safe_segment(name: str) -> str:
     """Refuse path segments that could escape the lake ('..', '/', empty, odd characters)."""
-    if not _SAFE_SEGMENT_RE.match(name) or name in {".", ".."}:
+    if not _SAFE_SEGMENT_RE.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"{name!r} cannot be used as a lake path segment")
     return name
 

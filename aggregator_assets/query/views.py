@@ -1,4 +1,4 @@
-"""DuckDB views over the lake: one per raw, quarantine and windows table, plus trip summaries.
+"""DuckDB views over the lake: one per raw, quarantine, windows and trip summaries table.
 
 For a local lake the views are persistent `read_parquet` views with absolute paths, so a saved
 .duckdb file opens in a notebook and always sees the current files. DuckDB cannot load httpfs
@@ -16,7 +16,7 @@ from aggregator_assets.config.models import PipelineConfig
 from aggregator_assets.lake import Lake
 from aggregator_assets.windows.columns import quote_identifier
 
-TRIP_SUMMARIES_FOLDER = "trips/trip_summaries"
+TRIP_TABLES = ("trip_summaries", "trip_summaries_external")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ def lake_view_specs(config: PipelineConfig) -> list[LakeView]:
             LakeView(f"windows_{topic.asset_name}_{w.name}", f"windows/{topic.name}/{w.name}")
             for w in topic.windows
         ]
-    views.append(LakeView("trip_summaries", TRIP_SUMMARIES_FOLDER))
+    if config.trips is not None:
+        views += [LakeView(table, f"trips/{table}") for table in TRIP_TABLES]
     return views
 
 

@@ -12,6 +12,9 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aggregator_assets.config.window_naming import NAMINGS, WindowNaming
+from aggregator_assets.windows.columns import window_bounds
+
 COUNTS_MATCH_RAW = "window_counts_match_raw"
 NO_NULL_KEYS = "no_null_keys"
 WINDOWS_INSIDE_HOUR = "windows_inside_hour"
@@ -30,21 +33,29 @@ class CheckOutcome:
 
 
 def check_windows(
-    windows: pa.Table, raw_rows: int, hour: datetime, key_field: str
+    windows: pa.Table,
+    raw_rows: int,
+    hour: datetime,
+    key_field: str,
+    naming: WindowNaming = NAMINGS["default"],
 ) -> list[CheckOutcome]:
-    """Run the three checks on one hour's windows; metadata says what is wrong when one fails."""
-    counted = pc.sum(windows["event_count"]).as_py() or 0
+    """Run the three checks on one hour's windows; metadata says what is wrong when one fails.
+
+    `naming` is the topic's profile: it says which columns hold the count and the window.
+    """
+    counts = windows[naming.count]
+    counted = pc.sum(counts).as_py() or 0
     null_keys = pc.is_null(windows[key_field])
-    null_rows = pc.sum(pc.filter(windows["event_count"], null_keys)).as_py() or 0
+    null_rows = pc.sum(pc.filter(counts, null_keys)).as_py() or 0
     end = hour + timedelta(hours=1)
-    starts, ends = windows["window_start"], windows["window_end"]
+    starts, ends = window_bounds(windows, naming)
     outside = pc.invert(
         pc.fill_null(
             pc.and_(pc.greater_equal(starts, pa.scalar(hour)), pc.less_equal(ends, pa.scalar(end))),
             False,
         )
     )
-    bad = windows.filter(outside).select(["window_start", "window_end"])
+    bad = windows.filter(outside).select([c for c, _ in naming.window])
     return [
         CheckOutcome(
             COUNTS_MATCH_RAW,

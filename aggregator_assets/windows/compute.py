@@ -18,13 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aggregator_assets.config.models import TopicConfig
-from aggregator_assets.windows.columns import (
-    ALIASES,
-    TIMESTAMP,
-    key_columns,
-    output_schema,
-    stat_column,
-)
+from aggregator_assets.windows.columns import TIMESTAMP, key_columns, output_schema
 from aggregator_assets.windows.group_stats import field_stats
 from aggregator_assets.windows.groups import group_windows, key_codes, window_codes
 
@@ -43,9 +37,16 @@ def _holds(op: str, value: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda values: _OPS[op](values, value)
 
 
+def value_fields(topic: TopicConfig) -> list[str]:
+    """The numeric fields the statistics read: aggregated ones and those of domain counts."""
+    counted = [c.field for c in topic.domain_counts.values()]
+    return list(dict.fromkeys([*topic.aggregated_fields, *counted]))
+
+
 def raw_columns(topic: TopicConfig) -> list[str]:
-    """The raw columns the window statistics read (keys, numeric fields, event_time)."""
-    return list(dict.fromkeys([*key_columns(topic), *topic.numeric_fields, "event_time"]))
+    """The raw columns the window statistics read (keys, value fields, the event time last)."""
+    time_column = topic.pipeline_columns["event_time"]
+    return list(dict.fromkeys([*key_columns(topic), *value_fields(topic), time_column]))
 
 
 def raw_read_options(topic: TopicConfig) -> dict[str, list[str]]:
@@ -63,7 +64,7 @@ def empty_raw_table(topic: TopicConfig) -> pa.Table:
     fields = [
         pa.field(c, types.get(topic.fields[c].type, pa.string())) for c in raw_columns(topic)[:-1]
     ]
-    fields.append(pa.field("event_time", TIMESTAMP))
+    fields.append(pa.field(topic.pipeline_columns["event_time"], TIMESTAMP))
     return pa.schema(fields).empty_table()
 
 
@@ -74,7 +75,7 @@ def _float_values(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int) -> pa.Table:
-    """One row per (key, epoch-aligned window) with the columns of `columns.output_schema`.
+    """One row per (key, epoch-aligned window) with the columns of the topic's naming profile.
 
     Rows are sorted by the key fields (nulls last), then window_start.
 
@@ -94,9 +95,6 @@ def compute_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int)
     schema = output_schema(topic, key_types)
     if raw.num_rows == 0:
         return schema.empty_table()
-    for name, cond in topic.domain_counts.items():
-        if cond.field not in topic.numeric_fields:
-            raise ValueError(f"domain_counts.{name}: {cond.field!r} is not a numeric field")
 
     # pyarrow kernels, numpy sorts and reductions release the GIL: independent steps run on all
     # cores (key codes, the window codes and float casts first, then the fields).
@@ -108,8 +106,10 @@ def _compute(
     raw: pa.Table, topic: TopicConfig, window_us: int, schema: pa.Schema, pool: ThreadPoolExecutor
 ) -> pa.Table:
     pending_keys = [pool.submit(key_codes, raw[k]) for k in key_columns(topic)]
-    pending_values = {f: pool.submit(_float_values, raw[f]) for f in topic.numeric_fields}
-    windows, first_window, window_count = window_codes(raw["event_time"], window_us)
+    pending_values = {f: pool.submit(_float_values, raw[f]) for f in value_fields(topic)}
+    windows, first_window, window_count = window_codes(
+        raw[topic.pipeline_columns["event_time"]], window_us
+    )
     keys = [k.result() for k in pending_keys]
     parts = [(codes, len(dictionary)) for codes, dictionary in keys]
     groups = group_windows([*parts, (windows, window_count)], pool)
@@ -120,9 +120,25 @@ def _compute(
         columns[key] = dictionary.take(pa.array(codes[out_rows]))
     starts = (first_window + windows[out_rows]) * window_us
     unknown = windows[out_rows] == window_count - 1
-    columns["window_start"] = pa.array(starts, TIMESTAMP, mask=unknown)
-    columns["window_end"] = pa.array(starts + window_us, TIMESTAMP, mask=unknown)
-    columns["event_count"] = pa.array(layout.counts[groups.output])
+    window = {
+        "start": pa.array(starts, TIMESTAMP, mask=unknown),
+        "end": pa.array(starts + window_us, TIMESTAMP, mask=unknown),
+        # Windows are whole seconds, so midpoints are multiples of 0.5 s: exact in float64.
+        "midpoint_s": pa.array((starts + window_us // 2) / 1e6, pa.float64(), mask=unknown),
+        "size_s": pa.array(np.full(len(starts), window_us / 1e6)),
+        "count": pa.array(layout.counts[groups.output]),
+    }
+
+    per_field: dict[str, list] = {}
+    for column in topic.window_columns:
+        if column.kind == "stat":
+            per_field.setdefault(column.field, []).append((column.name, column.stat))
+        elif column.kind == "domain_count":
+            per_field.setdefault(topic.domain_counts[column.name].field, []).append(
+                (column.name, column.name)
+            )
+        elif column.kind != "key":
+            columns[column.name] = window[column.kind]
 
     def field_columns(name: str) -> dict[str, pa.Array]:
         conditions = {
@@ -131,15 +147,13 @@ def _compute(
             if cond.field == name
         }
         stats = field_stats(pending_values[name].result(), layout, conditions)
-        out: dict[str, pa.Array] = {}
-        for count_name in conditions:
-            out[count_name] = pa.array(stats.pop(count_name)[groups.output])
-        for stat, array in stats.items():
-            out[stat_column(stat, name)] = pa.array(array[groups.output], from_pandas=True)
-        for alias, stat in ALIASES.items():
-            out[stat_column(alias, name)] = out[stat_column(stat, name)]
-        return out
+        arrays: dict[str, pa.Array] = {}  # an alias (avg_F) shares its statistic's array
+        for _, stat in per_field[name]:
+            if stat not in arrays:
+                # NaN means "no value" for statistics; counts are never NaN.
+                arrays[stat] = pa.array(stats[stat][groups.output], from_pandas=True)
+        return {column: arrays[stat] for column, stat in per_field[name]}
 
-    for field_out in pool.map(field_columns, topic.numeric_fields):
+    for field_out in pool.map(field_columns, value_fields(topic)):
         columns.update(field_out)
     return pa.table(columns).select(schema.names).cast(schema)

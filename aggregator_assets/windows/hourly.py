@@ -56,5 +56,5 @@ def build_window_hour(
     lake.write_table(
         target, windows, metadata={"window_size_s": str(window.seconds), "topic": topic.name}
     )
-    checks = check_windows(windows, raw.num_rows, hour, topic.key_field)
+    checks = check_windows(windows, raw.num_rows, hour, topic.key_field, topic.naming)
     return WindowHour(hour, target, lake.uri(target), raw.num_rows, windows, checks)

@@ -14,27 +14,42 @@ import pyarrow.compute as pc
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from aggregator_assets.config.window_naming import NAMINGS, WindowNaming
+from aggregator_assets.windows.columns import window_bounds
 
-def _top_keys(windows: pa.Table, key_field: str, n: int) -> list[object]:
+_START = "__window_start"
+
+
+def _top_keys(windows: pa.Table, key_field: str, count: str, n: int) -> list[object]:
     valid = windows.filter(pc.is_valid(windows[key_field]))
-    totals = valid.group_by(key_field).aggregate([("event_count", "sum")])
-    totals = totals.sort_by([("event_count_sum", "descending"), (key_field, "ascending")])
+    totals = valid.group_by(key_field).aggregate([(count, "sum")])
+    totals = totals.sort_by([(f"{count}_sum", "descending"), (key_field, "ascending")])
     return totals[key_field].to_pylist()[:n]
 
 
 def plot_windows_png(
-    windows: pa.Table, key_field: str, fields: list[str], max_keys: int = 3, max_fields: int = 3
+    windows: pa.Table,
+    key_field: str,
+    fields: list[str],
+    max_keys: int = 3,
+    max_fields: int = 3,
+    naming: WindowNaming = NAMINGS["default"],
 ) -> bytes | None:
-    """PNG of mean (line) and min..max (band) per window for the busiest keys; None if empty."""
+    """PNG of mean (line) and min..max (band) per window for the busiest keys; None if empty.
+
+    Both naming profiles call the statistics `mean_F`, `min_F`, `max_F`; `naming` says where
+    the count and the window are.
+    """
     fields = [f for f in fields if pc.count(windows[f"mean_{f}"]).as_py()][:max_fields]
-    keys = _top_keys(windows, key_field, max_keys)
+    keys = _top_keys(windows, key_field, naming.count, max_keys)
     if not fields or not keys:
         return None
+    windows = windows.append_column(_START, window_bounds(windows, naming)[0])
     figure = Figure(figsize=(8, 2.2 * len(fields)), dpi=72, layout="constrained")
     axes = figure.subplots(len(fields), 1, sharex=True, squeeze=False)[:, 0]
     for key in keys:
-        rows = windows.filter(pc.equal(windows[key_field], key)).sort_by("window_start")
-        x = rows["window_start"].to_pandas()
+        rows = windows.filter(pc.equal(windows[key_field], key)).sort_by(_START)
+        x = rows[_START].to_pandas()
         for ax, name in zip(axes, fields, strict=True):
             mean = rows[f"mean_{name}"].to_numpy(zero_copy_only=False)
             (line,) = ax.plot(x, mean, label=str(key), linewidth=1.2)

@@ -32,11 +32,7 @@ def test_the_shipped_demo_config_loads():
         (lambda t: t.update(name=".."), "topics[0].name"),
         (lambda t: t["fields"]["value"].update(type="decimal"), "topics[0].fields.value.type"),
         (lambda t: t["fields"]["unit"].update(min=3), "min/max only apply"),
-        (
-            lambda t: t["fields"].update(event_time={"type": "int"}),
-            "reserved for a pipeline column",
-        ),
-        (lambda t: t["fields"].update(__x={"type": "int"}), "reserved for a pipeline column"),
+        (lambda t: t["fields"].update(__x={"type": "int"}), "fields.__x: names starting with '__'"),
         (lambda t: t["flags"].update(x={"field": "nope", "op": "<", "value": 1}), "flags.x.field"),
         (lambda t: t.update(allowed_lateness="soon"), "topics[0].allowed_lateness"),
         (lambda t: t.update(colour="red"), "topics[0].colour"),

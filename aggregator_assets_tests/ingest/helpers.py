@@ -12,6 +12,8 @@ import pyarrow.compute as pc
 from dagster import AssetsDefinition, materialize
 from kafka.admin import NewTopic
 
+from aggregator_assets.assets.raw import raw_asset
+from aggregator_assets.assets.windows import window_assets
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake
@@ -21,14 +23,18 @@ START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 BASE_HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
 
 
-def pipeline(topic_name: str, lateness: str = "5m") -> PipelineConfig:
+def pipeline(topic_name: str, lateness: str = "5m", timezone: str | None = None) -> PipelineConfig:
+    """The test topic: iso8601 `timestamp` (zone-less times read in `timezone` when given)."""
+    time_spec = {"field": "timestamp", "format": "iso8601"}
+    if timezone:
+        time_spec["timezone"] = timezone
     return parse_pipeline_config(
         {
             "partitions_start": START.isoformat(),
             "topics": [
                 {
                     "name": topic_name,
-                    "event_time": {"field": "timestamp", "format": "iso8601"},
+                    "event_time": time_spec,
                     "key_field": "device_id",
                     "fields": {
                         "device_id": {"type": "string", "required": True},
@@ -149,4 +155,23 @@ def materialize_raw(
         resources={"kafka": kafka, "lake": lake},
         raise_on_error=False,
         instance=instance,
+    )
+
+
+def materialize_topic(
+    config: PipelineConfig,
+    kafka: KafkaResource,
+    lake: LakeResource,
+    first_hour: datetime,
+    last_hour: datetime,
+):
+    """One ranged run of the first topic's raw asset and its windows assets, through Dagster."""
+    topic = config.topics[0]
+    return materialize(
+        [raw_asset(topic, config, retry_policy=None), *window_assets(config)],
+        resources={"kafka": kafka, "lake": lake},
+        tags={
+            "dagster/asset_partition_range_start": f"{first_hour:%Y-%m-%d-%H}:00",
+            "dagster/asset_partition_range_end": f"{last_hour:%Y-%m-%d-%H}:00",
+        },
     )

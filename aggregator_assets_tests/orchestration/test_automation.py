@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from dagster import (
+    AssetKey,
+    AssetMaterialization,
     AssetSpec,
     AutomationConditionSensorDefinition,
+    DagsterInstance,
     DefaultSensorStatus,
     Definitions,
+    evaluate_automation_conditions,
 )
 
-from aggregator_assets.assets.raw import raw_asset
-from aggregator_assets.assets.topics import topic_spec
-from aggregator_assets.assets.trips import trip_assets
-from aggregator_assets.assets.windows import window_assets
-from aggregator_assets.automation import apply_automation, stage_of
+from aggregator_assets.automation import stage_of
 from aggregator_assets.config import load_pipeline_config
-from aggregator_assets.environments import resources_for_environment
-from aggregator_assets.sensors import topic_sensors
+from aggregator_assets.definitions import defs as code_location
 
-
-def wired_definitions() -> Definitions:
-    """What definitions.py assembles once orchestration is wired in."""
-    config = load_pipeline_config()
-    defs = Definitions(
-        assets=[
-            *(topic_spec(t) for t in config.topics),
-            *(raw_asset(t, config) for t in config.topics),
-            *window_assets(config),
-            *trip_assets(config),
-        ],
-        sensors=topic_sensors(config),
-        resources=resources_for_environment(),
-    )
-    return apply_automation(defs)
+VIEWS = AssetKey("lake_views")
 
 
 def test_every_materializable_asset_has_freshness_and_the_right_automation():
-    defs = wired_definitions()
+    defs = code_location
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     stages = {}
@@ -58,11 +43,45 @@ def test_every_materializable_asset_has_freshness_and_the_right_automation():
             assert node.automation_condition is not None, f"{name} is never automated"
         if name.startswith("trip_summaries"):
             assert node.freshness_policy.fail_window.to_timedelta() == timedelta(hours=30)
-    assert set(stages) >= {"raw", "windows", "trips"}
+    assert set(stages) >= {"raw", "windows", "trips", "query"}
+    views = graph.get(VIEWS)
+    tables = {k.to_user_string() for k in views.parent_keys}
+    assert {"trip_summaries", "trip_summaries_external", "windows_iot_events_1m"} <= tables
+    assert {n for n in stages["raw"]} <= tables
+
+
+def _requested(instance: DagsterInstance, at: datetime, cursor=None):
+    result = evaluate_automation_conditions(
+        defs=code_location, instance=instance, evaluation_time=at, cursor=cursor
+    )
+    return result.get_num_requested(VIEWS), result.cursor
+
+
+def test_lake_views_refresh_when_a_table_gains_a_partition():
+    """Missing views are built at once; a new raw hour refreshes them at the next 5-minute mark;
+    nothing happens while no table changes. Evaluation times lie a day ahead on a 5-minute grid,
+    after every event recorded here (events carry the real time)."""
+    now = datetime.now(timezone.utc) + timedelta(days=1)
+    grid = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    with DagsterInstance.ephemeral() as instance:
+        requested, cursor = _requested(instance, grid + timedelta(minutes=1))
+        assert requested == 1, "missing views were not requested"
+        instance.report_runless_asset_event(AssetMaterialization(VIEWS))
+        requested, cursor = _requested(instance, grid + timedelta(minutes=2), cursor)
+        assert requested == 0, "refreshed although no table changed"
+        instance.report_runless_asset_event(
+            AssetMaterialization("raw_iot_events", partition="2026-11-30-09:00")
+        )
+        requested, cursor = _requested(instance, grid + timedelta(minutes=3), cursor)
+        assert requested == 0, "refreshed before the 5-minute mark"
+        requested, cursor = _requested(instance, grid + timedelta(minutes=6), cursor)
+        assert requested == 1, "not refreshed after a table gained a partition"
+        requested, cursor = _requested(instance, grid + timedelta(minutes=12), cursor)
+        assert requested == 0, "refreshed twice for one change"
 
 
 def test_sensors_run_without_anyone_switching_them_on():
-    defs = wired_definitions()
+    defs = code_location
     sensors = defs.get_repository_def().sensor_defs
     automation = [s for s in sensors if isinstance(s, AutomationConditionSensorDefinition)]
     assert len(automation) == 1

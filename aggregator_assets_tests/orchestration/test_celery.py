@@ -18,6 +18,7 @@ from dagster import DagsterEventType, DagsterInstance, execute_job, reconstructa
 
 from aggregator_assets.ingest.hours import raw_hour_file
 from aggregator_assets.lake import Lake
+from aggregator_assets_tests.docs_commands import doc_block
 from aggregator_assets_tests.ingest.helpers import BASE_HOUR, mixed_records, new_topic, produce
 from aggregator_assets_tests.processes import stop_group
 
@@ -36,6 +37,16 @@ def _wait_until_ready(worker: subprocess.Popen, log: Path, timeout_s: float = 90
         assert worker.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "the celery worker did not start"
         time.sleep(0.5)
+
+
+def worker_command(queue: str) -> str:
+    """The worker command of docs/operations.md with its placeholders filled: the local RabbitMQ
+    for the example broker URL, and this test's own queue (no other worker takes its tasks)."""
+    text = doc_block("dagster-celery worker start").text
+    filled = text.replace("pyamqp://user:pass@rabbit//", "pyamqp://guest@127.0.0.1//")
+    filled = filled.replace("-q dagster", f"-q {queue}")
+    assert "127.0.0.1" in filled and queue in filled, text
+    return filled
 
 
 @pytest.mark.e2e
@@ -59,11 +70,9 @@ def test_celery_executor_runs_the_step_on_a_worker(tmp_path, kafka, broker, monk
         monkeypatch.setenv(key, value)
     bin_dir = str(Path(sys.executable).parent)  # dagster-celery starts `celery` from PATH
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    worker_cmd = [str(Path(bin_dir) / "dagster-celery"), "worker", "start"]
-    worker_cmd += ["-A", "dagster_celery.app", "-q", settings["CELERY_QUEUE"]]
     with open(tmp_path / "worker.log", "wb") as log:
         worker = subprocess.Popen(
-            worker_cmd,
+            ["bash", "-c", worker_command(settings["CELERY_QUEUE"])],
             env=os.environ.copy(),
             cwd=ROOT,
             stdout=log,

@@ -1,13 +1,15 @@
-"""End to end: dagster-daemon on a Postgres instance (deploy/dagster.yaml) ingests demo traffic
-into the lake and builds its windows with nobody launching a run."""
+"""End to end: the production commands of docs/operations.md (dagster-webserver and
+dagster-daemon on a Postgres instance configured by deploy/dagster.yaml) ingest demo traffic into
+the lake and build its windows with nobody launching a run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,8 +18,10 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from aggregator_assets.config import load_pipeline_config
+from aggregator_assets.demo.broker import free_port
 from aggregator_assets.demo.producer import produce_demo
 from aggregator_assets.lake import Lake
+from aggregator_assets_tests.docs_commands import doc_block
 from aggregator_assets_tests.processes import stop_group
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -63,15 +67,39 @@ def _wait_for_partitions(instance, key, wanted, daemon, daemon_log, timeout_s=WA
     )
 
 
+def production_commands(home: Path, port: int) -> str:
+    """The docs' deployment block with its placeholders filled for this machine: the instance
+    folder, and the webserver on a free port of loopback instead of 0.0.0.0:3000."""
+    text = doc_block("dagster-daemon run -m aggregator_assets.definitions").text
+    filled = text.replace("/opt/dagster/home", str(home))
+    filled = filled.replace("-h 0.0.0.0 -p 3000", f"-h 127.0.0.1 -p {port}")
+    assert filled.count(str(home)) == 1 and f"-p {port}" in filled, text
+    return filled
+
+
+def _wait_for_webserver(port: int, daemon, daemon_log: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, daemon_log.read_text()[-3000:]
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as r,
+        ):
+            if r.status == 200:
+                return
+        time.sleep(2)
+    raise AssertionError("the webserver did not answer\n" + daemon_log.read_text()[-3000:])
+
+
 @pytest.mark.e2e
-@pytest.mark.timeout(2 * WAIT_S + 120)
+@pytest.mark.timeout(3 * WAIT_S + 120)
 def test_daemon_ingests_closed_hours_without_a_manual_launch(
     tmp_path, broker, kafka, database, monkeypatch
 ):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     lake_url = str(tmp_path / "lake")
+    port = free_port()
     env = os.environ | {
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": PG["host"],
@@ -89,20 +117,17 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
     produce_demo(kafka, config, topics=["iot-events"], start=start, end=now, rate=2)
 
     log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     daemon = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster-daemon"),
-            "run",
-            "-m",
-            "aggregator_assets_tests.orchestration.e2e_location",
-        ],
+        ["bash", "-c", production_commands(home, port)],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # the daemon starts gRPC code servers: stop them with it
+        start_new_session=True,  # webserver, daemon, their gRPC code servers and runs: one group
     )
     try:
+        _wait_for_webserver(port, daemon, tmp_path / "daemon.log")
         for name in [k for k in env if k.startswith("DAGSTER_")]:
             monkeypatch.setenv(name, env[name])
         instance = DagsterInstance.get()

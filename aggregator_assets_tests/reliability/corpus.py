@@ -18,6 +18,7 @@ ARRIVAL_AT = BASE_HOUR + timedelta(minutes=30)
 ISO = "iso"  # the helpers' topic: iso8601 `timestamp`; its name contains dots
 EPOCH_S = "epoch_s"
 EPOCH_MS = "epoch_ms"
+LOCAL = "local"  # the iso topic with `event_time.timezone: Europe/Berlin`
 HOSTILE_DEVICE_IDS = {
     "slash": "a/b/c",
     "dotdot": "../../../etc/passwd",
@@ -71,6 +72,7 @@ NESTED = b'{"a":' * 2000 + b"1" + b"}" * 2000
 VALUE_TOO_LARGE = body(metadata="x" * (1024 * 1024))
 VALUE_LARGE_OK = body(metadata="x" * (900 * 1024))
 DUPLICATE = body(device_id="dev-dup", value=7.25)
+QUOTED = {"x": 'a\\"b,] NaN', "y": "\\"}  # escapes a text scan must not lose its place in
 Q = "quarantine"
 
 CASES = [
@@ -108,9 +110,10 @@ CASES = [
     Case("int_as_string", body(battery_level="50"), Q, "wrong_type", "battery_level"),
     Case("int_for_float", body(value=3), "raw", expect={"value": 3.0}),
     Case("negative_zero", body(value=-0.0), "raw", expect={"value": 0.0}),
-    Case("nan", body(value=float("nan")), Q, "non_finite", "value"),
-    Case("infinity", body(value=float("inf")), Q, "non_finite", "value"),
-    Case("minus_infinity", body(value=float("-inf")), Q, "non_finite", "value"),
+    # NaN and Infinity are not JSON (RFC 8259), though Python's json.dumps writes them.
+    Case("nan", body(value=float("nan")), Q, "malformed_json"),
+    Case("infinity", body(value=float("inf")), Q, "malformed_json"),
+    Case("minus_infinity", body(value=float("-inf")), Q, "malformed_json"),
     Case(
         "overflowing_float", body(value=...)[:-1] + b', "value": 1e400}', Q, "non_finite", "value"
     ),
@@ -136,6 +139,64 @@ CASES = [
         body()[:-1] + b',\n  "battery_level": 30}',
         Q,
         "duplicate_key",
+    ),
+    # -- keys compare as parsed: an escape spells the same key ---------------------------------
+    Case("duplicate_key_escaped", body()[:-1] + b', "val\\u0075e": "x"}', Q, "duplicate_key"),
+    Case(
+        "duplicate_key_escaped_first",
+        b'{"\\u0076alue": 9.5, ' + body()[1:],
+        Q,
+        "duplicate_key",
+    ),
+    Case(
+        "escaped_key_once",
+        body(value=...)[:-1] + b', "val\\u0075e": 2.5}',
+        "raw",
+        expect={"value": 2.5},
+    ),
+    Case(
+        "escaped_keys_nested_and_unconfigured",
+        body(metadata=...)[:-1] + b', "metadata": {"val\\u0075e": 1, "value": 2}, "caf\\u00e9": 1}',
+        "raw",
+        expect={"value": 1.5, "metadata": '{"value":1,"value":2}'},
+    ),
+    # Keys we do not keep change nothing in raw when repeated; a configured name inside a
+    # string value is not a key.
+    Case(
+        "duplicate_unconfigured_key",
+        body()[:-1] + b', "note": "value", "x": 1, "x": 2}',
+        "raw",
+        expect={"value": 1.5},
+    ),
+    Case(
+        "configured_name_in_strings",
+        body(note='"value": 2, "device_id": "other"', tag="value"),
+        "raw",
+        expect={"value": 1.5, "device_id": "dev-1"},
+    ),
+    # -- strict JSON: what DuckDB's parser forgives ---------------------------------------------
+    Case("trailing_comma_object", body()[:-1] + b",}", Q, "malformed_json"),
+    Case("trailing_comma_space", body()[:-1] + b", \n }", Q, "malformed_json"),
+    Case(
+        "trailing_comma_nested_array",
+        body(metadata=...)[:-1] + b', "metadata": {"tags": [1, 2,]}}',
+        Q,
+        "malformed_json",
+    ),
+    Case("nan_in_unconfigured_field", body()[:-1] + b', "extra": NaN}', Q, "malformed_json"),
+    Case(
+        "lowercase_nan_in_json_field",
+        body(metadata=...)[:-1] + b', "metadata": {"x": nan}}',
+        Q,
+        "malformed_json",
+    ),
+    Case("infinity_in_array", body()[:-1] + b', "extra": [1, -Infinity]}', Q, "malformed_json"),
+    Case("inf_in_unconfigured_field", body()[:-1] + b', "extra":inf}', Q, "malformed_json"),
+    Case(
+        "nan_words_inside_strings",
+        body(note="NaN, Infinity,} inf [nan,]", metadata=QUOTED),
+        "raw",
+        expect={"metadata": json.dumps(QUOTED, separators=(",", ":"))},
     ),
     # -- ISO 8601 event times we accept ---------------------------------------------------------
     Case(
@@ -192,6 +253,24 @@ CASES = [
     Case("words", body(timestamp="yesterday"), Q, "invalid_event_time"),
     Case("empty_time", body(timestamp=""), Q, "invalid_event_time"),
     Case("impossible_date", body(timestamp="2026-13-40T99:00:00Z"), Q, "invalid_event_time"),
+    # Offsets beyond 23:59 and hour 24 were read by DuckDB and landed hours or a day off.
+    Case("offset_99_99", body(timestamp="2026-11-20T10:05:00+99:99"), Q, "invalid_event_time"),
+    Case("offset_24_00", body(timestamp="2026-11-20T10:05:00+24:00"), Q, "invalid_event_time"),
+    Case("offset_minutes_60", body(timestamp="2026-11-20T10:05:00+05:60"), Q, "invalid_event_time"),
+    Case("hour_24", body(timestamp="2026-11-20T24:00:00Z"), Q, "invalid_event_time"),
+    Case("leap_second", body(timestamp="2026-11-20T10:05:60Z"), Q, "invalid_event_time"),
+    Case(
+        "offset_compact",
+        body(timestamp="2026-11-20T15:35:00+0530"),
+        "raw",
+        expect={"event_time": _at("2026-11-20T10:05:00+00:00")},
+    ),
+    Case(
+        "offset_minus_zero",
+        body(timestamp="2026-11-20T10:05:00-00:00"),
+        "raw",
+        expect={"event_time": _at("2026-11-20T10:05:00+00:00")},
+    ),
     Case("compact_iso", body(timestamp="20261120T100500Z"), Q, "invalid_event_time"),
     Case("epoch_in_iso_field", body(timestamp=1795168800), Q, "wrong_type", "timestamp"),
     Case("far_future", body(timestamp="2999-01-01T00:00:00Z"), Q, "event_time_in_future"),
@@ -200,6 +279,60 @@ CASES = [
     Case("year_10000", body(timestamp="10000-01-01T00:00:00Z"), Q, "invalid_event_time"),
     Case("far_past", body(timestamp="1970-01-01T00:00:00Z"), Q, "event_time_before_start"),
     Case("before_year_1", body(timestamp="-0001-01-01T00:00:00Z"), Q, "invalid_event_time"),
+    # -- times without a zone, where the topic names the zone (Europe/Berlin, UTC+1 in November)
+    Case(
+        "local_isoformat",
+        body(timestamp="2026-11-20T11:05:00"),
+        "raw",
+        topic=LOCAL,
+        expect={"event_time": EVENT_AT},
+    ),
+    Case(
+        "local_spark_millis",
+        body(timestamp="2026-11-20 11:05:00.123"),
+        "raw",
+        topic=LOCAL,
+        expect={"event_time": EVENT_AT + timedelta(milliseconds=123)},
+    ),
+    Case(
+        "local_no_seconds",
+        body(timestamp="2026-11-20T11:05"),
+        "raw",
+        topic=LOCAL,
+        expect={"event_time": EVENT_AT},
+    ),
+    Case(
+        "local_topic_zone_given",
+        body(timestamp="2026-11-20T10:05:00Z"),
+        "raw",
+        topic=LOCAL,
+        expect={"event_time": EVENT_AT},
+    ),
+    # 02:30 happened twice on 2026-10-25 in Berlin, and never on 2026-03-29.
+    Case(
+        "local_ambiguous",
+        body(timestamp="2026-10-25T02:30:00"),
+        Q,
+        "invalid_event_time",
+        "ambiguous_local_time",
+        topic=LOCAL,
+    ),
+    Case(
+        "local_nonexistent",
+        body(timestamp="2026-03-29T02:30:00"),
+        Q,
+        "invalid_event_time",
+        "nonexistent_local_time",
+        topic=LOCAL,
+    ),
+    Case("local_date_only", body(timestamp="2026-11-20"), Q, "invalid_event_time", topic=LOCAL),
+    Case(
+        "local_impossible_date",
+        body(timestamp="2026-02-30T10:00:00"),
+        Q,
+        "invalid_event_time",
+        topic=LOCAL,
+    ),
     # -- epoch event times ----------------------------------------------------------------------
     Case(
         "epoch_s_int",

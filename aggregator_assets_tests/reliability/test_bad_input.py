@@ -1,9 +1,10 @@
 """Bad input, record by record: every case of the corpus ends in raw or in quarantine with its
 specific reason, the run succeeds, and the counts show in the run's metadata.
 
-The whole corpus is produced once (to three topics: an iso8601 one whose name has dots, an
-epoch-seconds and an epoch-milliseconds one) and ingested by one ranged run per topic through
-Dagster; each parametrized test then checks its own records.
+The whole corpus is produced once (to four topics: an iso8601 one whose name has dots, one
+whose times may omit the zone (Europe/Berlin), an epoch-seconds and an epoch-milliseconds one)
+and ingested by one ranged run per topic through Dagster; each parametrized test then checks its
+own records.
 
 Duplicate deliveries: the raw layer is an exactly-once copy of the Kafka log, keyed by
 (partition, offset). A producer retry that wrote the same message twice made two offsets, and
@@ -29,7 +30,14 @@ from aggregator_assets_tests.reliability.common import (
     range_tags,
     run_raw,
 )
-from aggregator_assets_tests.reliability.corpus import ARRIVAL_AT, CASES, EPOCH_MS, EPOCH_S, ISO
+from aggregator_assets_tests.reliability.corpus import (
+    ARRIVAL_AT,
+    CASES,
+    EPOCH_MS,
+    EPOCH_S,
+    ISO,
+    LOCAL,
+)
 
 FIRST_HOUR, LAST_HOUR = BASE_HOUR - timedelta(hours=1), BASE_HOUR + timedelta(hours=1)
 
@@ -43,11 +51,13 @@ def ingested(broker, tmp_path_factory):
         ISO: create_topic(kafka, f"reliability.bad-input.{uuid.uuid4().hex[:6]}", 1),
         EPOCH_S: create_topic(kafka, "rel-epoch-s", 1),
         EPOCH_MS: create_topic(kafka, "rel-epoch-ms", 1),
+        LOCAL: create_topic(kafka, "rel-local-time", 1),
     }
     configs = {
         ISO: pipeline(topics[ISO]),
         EPOCH_S: epoch_pipeline(topics[EPOCH_S], "epoch_s"),
         EPOCH_MS: epoch_pipeline(topics[EPOCH_MS], "epoch_ms"),
+        LOCAL: pipeline(topics[LOCAL], timezone="Europe/Berlin"),
     }
     offsets_of: dict[str, list[tuple[str, int]]] = {}
     next_offset = Counter()
@@ -107,7 +117,7 @@ def test_duplicate_delivery_keeps_both_offsets(ingested):
 
 
 def test_run_metadata_counts_every_record(ingested):
-    for kind in (ISO, EPOCH_S, EPOCH_MS):
+    for kind in (ISO, EPOCH_S, EPOCH_MS, LOCAL):
         cases = [c for c in CASES if c.topic == kind]
         # Cases still awaiting a decoder change count where the decoder puts them today.
         actual = Counter(

@@ -1,21 +1,25 @@
-"""The demo stack as `make dev` starts it (scripts/dev.sh), on free ports and in temp folders,
-and a headless Chromium (Debian's `chromium` package) driven by Playwright."""
+"""The demo stack as `make dev` starts it, in a copy of the project (so the README's relative
+paths are exercised as written without touching the checkout's data/), on free ports, and a
+headless Chromium (Debian's `chromium` package) driven by Playwright."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 
 from aggregator_assets.demo.broker import free_port
+from aggregator_assets_tests.docs_commands import doc_block
 from aggregator_assets_tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +35,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEMO_HOURS = 3
-DEMO_RATE = 5  # events/s of event time over all topics: ~90k records, ~20 s to produce
-STACK_START_S = 360  # produce + ingest + `dagster dev` on a busy 2-core machine
+DEMO_RATE = 5  # events/s of event time over the non-vehicle topics
+STACK_START_S = 360  # produce + ingest + webserver on a busy 2-core machine
+STOP_S = 10  # Ctrl-C / SIGTERM to `make dev` stops every process of the stack within this
 PAGE_TIMEOUT_MS = 90_000
 HOUR_KEY = "%Y-%m-%d-%H:%M"
 
@@ -47,15 +52,64 @@ def pytest_configure(config):
 class DemoStack:
     url: str
     log: Path
-    hours: list[str]  # the raw hours `scripts/materialize_demo_hours.py` ingested
+    hours: list[str]  # the raw iot hours `make dev` ingested
+    project: Path  # the copy of the project `make dev` runs in
+    env: dict[str, str]  # ports of this stack, as a user would export them
+    proc: subprocess.Popen
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
 
+    def stop(self) -> tuple[float, list[str]]:
+        """SIGTERM to the process group of `make dev`, as a terminal's Ctrl-C or a supervisor
+        would send it; (seconds until every process of the stack was gone, those left)."""
+        procs = _stack_processes(self.project)
+        started = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=60)
+        return time.monotonic() - started, [" ".join(p.cmdline()) for p in alive]
+
+
+def _stack_processes(project: Path) -> list[psutil.Process]:
+    """Live processes started from `project` (their cwd) or naming it, and their children."""
+    found = {}
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if str(project) in cmdline or proc.info["cwd"] == str(project):
+                for p in [proc, *proc.children(recursive=True)]:
+                    found[p.pid] = p
+    return list(found.values())
+
+
+def copy_project(target: Path) -> Path:
+    """The project's tracked and new (not ignored) files, with their times, and the checkout's
+    `.venv`. `make` must see that install as current: a `uv sync` in the copy would point the
+    shared environment's editable install at the copy."""
+    stamp = ROOT / ".venv" / ".installed"
+    locks = [ROOT / "pyproject.toml", ROOT / "uv.lock"]
+    assert stamp.exists() and all(stamp.stat().st_mtime >= f.stat().st_mtime for f in locks), (
+        "the environment is older than pyproject.toml/uv.lock: run `make install` first"
+    )
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
+
 
 def _demo_hour_keys(log_text: str) -> list[str]:
-    match = re.search(r"raw_\w+.*: (\S+) \.\. (\S+)\n", log_text)
-    assert match, "scripts/materialize_demo_hours.py printed no hourly range"
+    match = re.search(r"raw_iot_events.*: (\S+) \.\. (\S+) ", log_text)
+    assert match, "make dev printed no hourly range for raw_iot_events"
     first, last = (
         datetime.strptime(k, HOUR_KEY).replace(tzinfo=timezone.utc) for k in match.groups()
     )
@@ -66,36 +120,22 @@ def _demo_hour_keys(log_text: str) -> list[str]:
     return keys
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Ctrl-C to the process group dev.sh leads (dagster dev and its webserver, daemon and code
-    server), as a user would; then SIGTERM (the background broker ignores SIGINT, as background
-    jobs of a script do); then SIGKILL to anything left."""
-    stop_group(proc, (signal.SIGINT, signal.SIGTERM), wait_s=60)
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def demo_stack(tmp_path_factory) -> DemoStack:
-    """`scripts/dev.sh` with DEMO_HOURS=3 at a modest rate: broker, demo data, the closed hours
-    ingested into a temp $DAGSTER_HOME and lake, then `dagster dev` on a free port."""
-    tmp = tmp_path_factory.mktemp("ui_stack")
+    """`make dev` in a copy of the project, with DEMO_HOURS=3 at a modest rate and the ports a
+    user would pick when 9092 and 3000 are taken. On teardown, SIGTERM to its process group must
+    stop every process of the stack within STOP_S."""
+    project = copy_project(tmp_path_factory.mktemp("project"))
     port = free_port()
-    env = os.environ | {
-        "KAFKA_PORT": str(free_port()),
-        "DAGSTER_PORT": str(port),
-        "DEMO_HOURS": str(DEMO_HOURS),
-        "DEMO_RATE": str(DEMO_RATE),
-        "DEMO_VEHICLE_HOURS": str(DEMO_HOURS),
-        "LAKE_URL": str(tmp / "lake"),
-        "DUCKDB_PATH": str(tmp / "lake.duckdb"),
-        "DAGSTER_HOME": str(tmp / "dagster_home"),
-        "BROKER_LOG": str(tmp / "broker.log"),
-        "PYTHONWARNINGS": "ignore",
-    }
-    log_path = tmp / "dev.log"
+    ports = {"KAFKA_PORT": str(free_port()), "DAGSTER_PORT": str(port)}
+    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "LAKE_URL"}}
+    env |= ports | {"DEMO_HOURS": str(DEMO_HOURS), "DEMO_RATE": str(DEMO_RATE)}
+    log_path = project / "make-dev.log"
     log = open(log_path, "wb")  # noqa: SIM115
+    make_dev = doc_block("make dev    #").text.splitlines()[0].split("#")[0].split()
     proc = subprocess.Popen(
-        ["bash", str(ROOT / "scripts" / "dev.sh")],
-        cwd=ROOT,
+        make_dev,
+        cwd=project,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -106,20 +146,22 @@ def demo_stack(tmp_path_factory) -> DemoStack:
     try:
         deadline = time.monotonic() + STACK_START_S
         while True:
-            assert proc.poll() is None, f"scripts/dev.sh exited:\n{log_path.read_text()[-4000:]}"
+            assert proc.poll() is None, f"make dev exited:\n{log_path.read_text()[-4000:]}"
             assert time.monotonic() < deadline, (
                 f"no webserver on {url} after {STACK_START_S}s:\n{log_path.read_text()[-4000:]}"
             )
-            try:
-                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+            if "Dagster UI on" in log_path.read_text(errors="replace"):
+                break  # printed once the webserver answers
             time.sleep(2)
-        yield DemoStack(url, log_path, _demo_hour_keys(log_path.read_text(errors="replace")))
+        hours = _demo_hour_keys(log_path.read_text(errors="replace"))
+        stack = DemoStack(url, log_path, hours, project, env, proc)
+        yield stack
+        stopped_s, left = stack.stop()
+        assert not left and stopped_s <= STOP_S, (
+            f"SIGTERM to make dev: {len(left)} processes left after {stopped_s:.1f}s: {left}"
+        )
     finally:
-        _stop(proc)
+        stop_group(proc, (signal.SIGTERM,), wait_s=10)
         log.close()
 
 

@@ -23,30 +23,39 @@ from aggregator_assets.windows.group_stats import GroupLayout, field_stats
 from aggregator_assets.windows.groups import group_windows
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
-EXACT = ("event_count", "count_", "min_", "max_", "median_")
+EXACT = ("event_count", "count", "count_", "min_", "max_", "median_", "time", "window_size")
 
 
-def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return df.sort_values([*keys, "window_start"], na_position="last").reset_index(drop=True)
+def _sorted(df: pd.DataFrame, keys: list[str], first: str) -> pd.DataFrame:
+    return df.sort_values([*keys, first], na_position="last").reset_index(drop=True)
 
 
 @pytest.mark.parametrize(
-    ("topic_name", "size"),
-    [("iot-events", 60), ("iot-events", 300), ("observatory.telemetry", 1), ("vehicle-can", 60)],
+    ("topic_name", "size", "profile"),
+    [
+        ("iot-events", 60, "default"),
+        ("iot-events", 300, "default"),
+        ("observatory.telemetry", 1, "default"),
+        ("observatory.telemetry", 1, "kafka-aggregator"),
+        ("vehicle-can", 60, "default"),
+        ("iot-events", 300, "kafka-aggregator"),
+    ],
 )
-def test_matches_pandas(pipeline_config, topic_name, size):
-    topic = pipeline_config.topic(topic_name)
+def test_matches_pandas(pipeline_config, topic_name, size, profile):
+    topic = pipeline_config.topic(topic_name).model_copy(update={"window_naming": profile})
     raw = make_raw_hour(topic, HOUR, rows=20_000, devices=7, seed=size)
     ours = compute_window_stats(raw, topic, size)
     keys = key_columns(topic)
-    assert ours.equals(ours.sort_by([(k, "ascending", "at_end") for k in [*keys, "window_start"]]))
-    got = _sorted(ours.to_pandas(), keys)
-    want = _sorted(pandas_window_stats(raw, topic, size), keys)
-    assert list(got.columns) == ours.schema.names
+    first = topic.naming.window[0][0]  # window_start or time: both order the windows
+    assert ours.equals(ours.sort_by([(k, "ascending", "at_end") for k in [*keys, first]]))
+    got = _sorted(ours.to_pandas(), keys, first)
+    want = _sorted(pandas_window_stats(raw, topic, size), keys, first)
+    assert list(got.columns) == list(want.columns) == ours.schema.names
     assert len(got) == len(want)
-    for key in [*keys, "window_start", "window_end"]:
+    windows = [c for c, _ in topic.naming.window]
+    for key in [*keys, *windows]:
         pd.testing.assert_series_equal(got[key], want[key], check_dtype=False)
-    for column in got.columns.drop([*keys, "window_start", "window_end"]):
+    for column in got.columns.drop([*keys, *windows]):
         a, b = got[column].to_numpy(float), want[column].to_numpy(float)
         if column.startswith(EXACT) or column in topic.domain_counts:
             assert np.array_equal(a, b, equal_nan=True), column
@@ -161,11 +170,16 @@ def test_groups_follow_the_key_tuple_order(cardinality, monkeypatch):
     assert grouped.layout.counts.sum() == 5000
 
 
-def test_checks_catch_planted_faults(pipeline_config):
-    topic = pipeline_config.topic("iot-events")
+@pytest.mark.parametrize("profile", ["default", "kafka-aggregator"])
+def test_checks_catch_planted_faults(pipeline_config, profile):
+    topic = pipeline_config.topic("iot-events").model_copy(update={"window_naming": profile})
+
+    def check_windows_of(raw: pa.Table, raw_rows: int) -> list:
+        windows = compute_window_stats(raw, topic, 60)
+        return check_windows(windows, raw_rows, HOUR, "device_id", topic.naming)
+
     raw = make_raw_hour(topic, HOUR, rows=500)
-    good = compute_window_stats(raw, topic, 60)
-    assert all(o.passed for o in check_windows(good, raw.num_rows, HOUR, "device_id"))
+    assert all(o.passed for o in check_windows_of(raw, raw.num_rows))
 
     nulled = raw.set_column(
         raw.schema.get_field_index("device_id"),
@@ -183,9 +197,9 @@ def test_checks_catch_planted_faults(pipeline_config):
         ),
     )
     failing = {
-        "nulls": check_windows(compute_window_stats(nulled, topic, 60), 500, HOUR, "device_id"),
-        "late": check_windows(compute_window_stats(late, topic, 60), 500, HOUR, "device_id"),
-        "count": check_windows(good, 501, HOUR, "device_id"),
+        "nulls": check_windows_of(nulled, 500),
+        "late": check_windows_of(late, 500),
+        "count": check_windows_of(raw, 501),
     }
     status = {k: {o.name: o.passed for o in v} for k, v in failing.items()}
     assert status["nulls"] == {
@@ -200,9 +214,11 @@ def test_checks_catch_planted_faults(pipeline_config):
     assert merged["no_null_keys"].metadata["first_failure"]["null_key_rows"] == 1
 
 
-def test_plot_is_png(pipeline_config):
-    topic = pipeline_config.topic("iot-events")
+@pytest.mark.parametrize("profile", ["default", "kafka-aggregator"])
+def test_plot_is_png(pipeline_config, profile):
+    topic = pipeline_config.topic("iot-events").model_copy(update={"window_naming": profile})
     windows = compute_window_stats(make_raw_hour(topic, HOUR, 2000), topic, 60)
-    png = plot_windows_png(windows, "device_id", topic.numeric_fields)
+    fields = topic.aggregated_fields
+    png = plot_windows_png(windows, "device_id", fields, naming=topic.naming)
     assert png is not None and png.startswith(b"\x89PNG")
-    assert plot_windows_png(windows.slice(0, 0), "device_id", topic.numeric_fields) is None
+    assert plot_windows_png(windows.slice(0, 0), "device_id", fields, naming=topic.naming) is None

@@ -59,28 +59,44 @@ def make_raw_hour(
 
 
 def pandas_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int) -> pd.DataFrame:
-    """An independent pandas computation of the documented statistics (NaN counts as missing)."""
+    """An independent pandas computation of the documented statistics (NaN counts as missing),
+    named as the topic's naming profile says (`TopicConfig.window_columns`)."""
     keys = list(dict.fromkeys([topic.key_field, *topic.dimensions]))
     df = raw.to_pandas()
-    df["window_start"] = df["event_time"].dt.floor(f"{window_seconds}s")
+    df["window_start"] = df[topic.pipeline_columns["event_time"]].dt.floor(f"{window_seconds}s")
     for name in topic.numeric_fields:
         df[name] = df[name].astype("float64")
     grouped = df.groupby([*keys, "window_start"], dropna=False, sort=True)
-    out = grouped.size().rename("event_count").to_frame()
-    for name in topic.numeric_fields:
-        column = grouped[name]
-        out[f"count_{name}"] = column.count()
-        out[f"min_{name}"] = column.min()
-        out[f"max_{name}"] = column.max()
-        out[f"mean_{name}"] = column.mean()
-        out[f"median_{name}"] = column.median()
-        out[f"stddev_{name}"] = column.std(ddof=1)
-        out[f"sum_{name}"] = column.sum(min_count=1)
-        out[f"avg_{name}"] = out[f"mean_{name}"]
+    out = grouped.size().rename("rows").to_frame()
+    stats = {
+        "count": lambda c: c.count(),
+        "min": lambda c: c.min(),
+        "max": lambda c: c.max(),
+        "mean": lambda c: c.mean(),
+        "median": lambda c: c.median(),
+        "stddev": lambda c: c.std(ddof=1),
+        "sum": lambda c: c.sum(min_count=1),
+    }
     ops = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-    for name, cond in topic.domain_counts.items():
-        hits = getattr(df[cond.field], ops[cond.op])(cond.value)
-        out[name] = hits.groupby([df[k] for k in [*keys, "window_start"]], dropna=False).sum()
+    by = [*keys, "window_start"]
+    for column in topic.window_columns:
+        if column.kind == "stat":
+            out[column.name] = stats[column.stat](grouped[column.field])
+        elif column.kind == "domain_count":
+            cond = topic.domain_counts[column.name]
+            hits = getattr(df[cond.field], ops[cond.op])(cond.value)
+            out[column.name] = hits.groupby([df[k] for k in by], dropna=False).sum()
     out = out.reset_index()
-    out["window_end"] = out["window_start"] + pd.Timedelta(seconds=window_seconds)
-    return out
+    size = pd.Timedelta(seconds=window_seconds)
+    epoch = pd.Timestamp(0, tz="UTC")
+    derived = {
+        "start": out["window_start"],
+        "end": out["window_start"] + size,
+        "midpoint_s": (out["window_start"] + size / 2 - epoch) / pd.Timedelta(seconds=1),
+        "size_s": pd.Series(float(window_seconds), index=out.index),
+        "count": out["rows"],
+    }
+    for column in topic.window_columns:
+        if column.kind in derived:
+            out[column.name] = derived[column.kind]
+    return out[[c.name for c in topic.window_columns]]
