@@ -9,7 +9,8 @@ unreachable, a broker that stops answering mid-run, S3 or registry errors that o
 clients' own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
 exactly-once by offset. Everything else (the broker lost offsets, the topic was recreated, the
 landing was altered, a record the code cannot handle, refused credentials) would fail the same
-way again, so it fails the step at once as a `Failure` that disallows retries.
+way again, so it fails the step at once as a `Failure` that disallows retries, and tags its run
+so that the deployment's run retries skip it too.
 """
 
 from dagster import (
@@ -38,6 +39,8 @@ from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import hourly_partitions, hours_between
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
 
+# Dagster's run-retry daemon skips a failed run with this tag set to "false".
+NO_RUN_RETRY_TAG = "dagster/retry_on_asset_or_op_failure"
 # 30s, 60s, 120s (+-50%): rides out a broker restart or a storage brown-out of a few minutes.
 # Applies to transient failures only; the others raise a Failure that disallows retries.
 RAW_RETRY_POLICY = RetryPolicy(
@@ -102,6 +105,8 @@ def raw_asset(
         except Exception as exc:
             if is_transient(exc):
                 raise  # the RetryPolicy retries it
+            # Run retries (deploy/dagster.yaml) would re-run the whole run: this tag opts it out.
+            context.instance.add_run_tags(context.run_id, {NO_RUN_RETRY_TAG: "false"})
             message = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
             raise Failure(description=message, allow_retries=False) from exc
 

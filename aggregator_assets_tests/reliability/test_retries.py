@@ -2,8 +2,8 @@
 
 Through Dagster (`materialize`) against the real broker: the broker lost mid-run (frozen, or
 restarted) fails the attempt with "no progress from the broker" and the retry completes the run
-exactly once; a poison record fails the run at once, without the retry back-off. The
-deployment's run retries (deploy/dagster.yaml) leave step failures to these decisions.
+exactly once; a poison record fails the run at once, without the retry back-off, and the
+deployment's run retries (deploy/dagster.yaml) skip it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dagster._core.execution.retries import auto_reexecution_should_retry_run
 from kafka.admin import NewTopic
 from kafka.errors import KafkaConnectionError, OffsetOutOfRangeError, SaslAuthenticationFailedError
 
+from aggregator_assets.demo.broker import free_port
 from aggregator_assets.ingest.advance import advance_landing
 from aggregator_assets.ingest.errors import IngestError, TransientIngestError, is_transient
 from aggregator_assets.ingest.fetch import fetch_new_records
@@ -174,20 +175,27 @@ def test_poison_record_fails_once_without_retries(kafka, local_lake, monkeypatch
     assert "OverflowError" in failure_text(result)
 
 
-def test_deployment_run_retries_leave_step_failures_to_the_step(kafka, local_lake):
-    """deploy/dagster.yaml retries runs whose worker crashed, not runs whose step failed: a
-    step's failure was already retried (transient) or must not be (deterministic)."""
+def test_deployment_run_retries_skip_deterministic_failures_only(kafka, local_lake):
+    """deploy/dagster.yaml retries failed runs; a raw run that failed deterministically tags
+    itself so that it is not run again, a run whose transient failure outlasted its step's
+    retries is."""
     settings = yaml.safe_load(DEPLOY_YAML.read_text())["run_retries"]
+    down = KafkaResource(bootstrap_servers=f"127.0.0.1:{free_port()}", connect_timeout_ms=500)
     with DagsterInstance.ephemeral(settings={"run_retries": settings}) as instance:
-        result = run_raw(
+        deterministic = run_raw(
             pipeline(f"never-created-{uuid.uuid4().hex[:6]}"),
             kafka,
             local_lake,
             "2026-11-20-10:00",
+            retry_policy=None,
             instance=instance,
         )
-        assert not result.success
-        run = instance.get_run_by_id(result.run_id)
-        assert not auto_reexecution_should_retry_run(instance, run, RunFailureReason.STEP_FAILURE)
-        crashed = RunFailureReason.UNEXPECTED_TERMINATION
-        assert auto_reexecution_should_retry_run(instance, run, crashed)
+        key = "2026-11-20-10:00"
+        transient = run_raw(
+            pipeline("t"), down, local_lake, key, retry_policy=None, instance=instance
+        )
+        for result, retried in ((deterministic, False), (transient, True)):
+            assert not result.success
+            run = instance.get_run_by_id(result.run_id)
+            failure = RunFailureReason.STEP_FAILURE
+            assert auto_reexecution_should_retry_run(instance, run, failure) is retried
