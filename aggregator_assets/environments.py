@@ -37,10 +37,23 @@ def _s3() -> S3Resource:
     )
 
 
+def _number(name: str, kind: type[int] | type[float] = float) -> float | None:
+    """A numeric setting from the environment, or None; a bad value names the variable."""
+    text = os.environ.get(name)
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
+
+
 def _kafka() -> KafkaResource:
     secured = os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    connect_timeout_ms = _number("KAFKA_CONNECT_TIMEOUT_MS", int)
     return KafkaResource(
         bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        **({"connect_timeout_ms": connect_timeout_ms} if connect_timeout_ms else {}),
         security_protocol=secured,
         sasl_mechanism=os.environ.get("KAFKA_SASL_MECHANISM"),
         sasl_username=os.environ.get("KAFKA_SASL_USERNAME"),
@@ -55,8 +68,10 @@ def _kafka() -> KafkaResource:
 
 
 def _schema_registry() -> SchemaRegistryResource:
+    timeout_s = _number("SCHEMA_REGISTRY_TIMEOUT_S")
     return SchemaRegistryResource(
         url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+        **({"timeout_s": timeout_s} if timeout_s else {}),
         username=(
             EnvVar("SCHEMA_REGISTRY_USERNAME") if "SCHEMA_REGISTRY_USERNAME" in os.environ else None
         ),
@@ -93,7 +108,12 @@ def resources_for_environment() -> dict:
     lake_url = os.environ.get("LAKE_URL", DEFAULT_LAKE)
     return {
         "kafka": _kafka(),
-        "lake": LakeResource(url=lake_url, s3=_s3()),
+        "lake": LakeResource(
+            url=lake_url,
+            s3=_s3(),
+            s3_connect_timeout_s=_number("S3_CONNECT_TIMEOUT_S"),
+            s3_request_timeout_s=_number("S3_REQUEST_TIMEOUT_S"),
+        ),
         "schema_registry": _schema_registry(),
         "duckdb": DuckDBResource(database=os.environ.get("DUCKDB_PATH", "data/lake.duckdb")),
     }

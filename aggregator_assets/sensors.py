@@ -19,7 +19,10 @@ holds hours open. The topic's watermark is the smallest over its partitions.
 Run keys are `<topic>:<hour>:<offsets>` where the offsets are those of the landing through
 which the hour's data is known: the same hour is never requested twice for the same data, and
 late records for it make a new key. The JSON cursor records how far the commits have been
-checked, so a tick only looks at new commits and hours still waiting to close or to be built.
+checked, which always advances to the end of the landing, and the hours still waiting to close
+or to be built (with the offsets through which their data is known), so a tick reads only new
+commits, and an hour that stays unbuilt (still open, or its runs keep failing) costs one cursor
+entry, never a re-read of every commit landed after it.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
-from aggregator_assets.ingest.hours import COVER_METADATA_KEY, raw_hour_file
+from aggregator_assets.ingest.hours import file_landing_through, raw_hour_file
 from aggregator_assets.ingest.landing import HOUR_DIR_FORMAT, Commit, Landing, SliceId
 from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import HOUR_KEY_FORMAT
@@ -73,46 +76,28 @@ def read_high_watermarks(
     """Partition -> high watermark, from fetch responses at the landed positions.
 
     Runs on a daemon thread joined with `timeout_s`, so a broker that hangs cannot hang the
-    tick. Raises TimeoutError or the client's error.
+    tick; the consumer itself connects within `timeout_s` or is closed (KafkaResource), so a
+    broker that never completes a handshake leaves no thread behind tick after tick. Raises
+    TimeoutError or the client's error.
     """
     out: dict[int, int] = {}
     failure: list[BaseException] = []
     timeout_ms = max(1_000, int(timeout_s * 1000))
 
     def work() -> None:
-        consumer = None
         try:
-            settings = kafka.client_config() | {"request_timeout_ms": timeout_ms}
-            consumer = KafkaConsumer(
-                **settings,
-                group_id=None,
-                enable_auto_commit=False,
+            with kafka.consumer(
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
                 max_partition_fetch_bytes=64 * 1024,
                 fetch_max_bytes=1024 * 1024,
                 connections_max_idle_ms=max(540_000, timeout_ms + 1),
-            )
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise LookupError(f"topic {topic!r} does not exist on the broker")
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            for tp in tps:
-                consumer.seek(tp, positions.get(tp.partition, 0))
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                consumer.poll(timeout_ms=200, max_records=1)
-                known = {tp.partition: consumer.highwater(tp) for tp in tps}
-                if all(v is not None for v in known.values()):
-                    out.update(known)
-                    return
-            raise TimeoutError(f"no fetch response from every partition of {topic} in time")
+            ) as consumer:
+                _poll_high_watermarks(consumer, topic, positions, timeout_s, out)
         except BaseException as exc:
             failure.append(exc)
-        finally:
-            if consumer is not None:
-                consumer.close()
 
     thread = threading.Thread(target=work, name=f"highwater-{topic}", daemon=True)
     thread.start()
@@ -124,6 +109,30 @@ def read_high_watermarks(
     return out
 
 
+def _poll_high_watermarks(
+    consumer: KafkaConsumer,
+    topic: str,
+    positions: dict[int, int],
+    timeout_s: float,
+    out: dict[int, int],
+) -> None:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise LookupError(f"topic {topic!r} does not exist on the broker")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, positions.get(tp.partition, 0))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200, max_records=1)
+        known = {tp.partition: consumer.highwater(tp) for tp in tps}
+        if all(v is not None for v in known.values()):
+            out.update(known)
+            return
+    raise TimeoutError(f"no fetch response from every partition of {topic} in time")
+
+
 # -- planning ------------------------------------------------------------------------------
 
 
@@ -132,6 +141,9 @@ class TopicCursor:
     """What earlier ticks established; all commits with end <= checked[p] are accounted for."""
 
     checked: dict[int, int] = field(default_factory=dict)
+    # hour dir -> partition -> landing end through which the hour's data is known, for hours
+    # seen in checked commits that were not yet closed, or not yet built from that data
+    pending: dict[str, dict[int, int]] = field(default_factory=dict)
     max_event_time: dict[int, str] = field(default_factory=dict)
     observed: str = ""
     first_hour: str | None = None  # the earliest hour with landed data
@@ -140,7 +152,8 @@ class TopicCursor:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "checked": {str(p): o for p, o in self.checked.items()},
+                "checked": offsets_json(self.checked),
+                "pending": {h: offsets_json(through) for h, through in self.pending.items()},
                 "max_event_time": {str(p): t for p, t in self.max_event_time.items()},
                 "observed": self.observed,
                 "first_hour": self.first_hour,
@@ -156,6 +169,10 @@ class TopicCursor:
         raw = json.loads(text)
         return cls(
             checked={int(p): o for p, o in raw.get("checked", {}).items()},
+            pending={
+                h: {int(p): o for p, o in through.items()}
+                for h, through in raw.get("pending", {}).items()
+            },
             max_event_time={int(p): t for p, t in raw.get("max_event_time", {}).items()},
             observed=raw.get("observed", ""),
             first_hour=raw.get("first_hour"),
@@ -177,17 +194,12 @@ def parse_hour(hour_dir_name: str) -> datetime:
     )
 
 
+def offsets_json(offsets: dict[int, int]) -> dict[str, int]:
+    return {str(p): o for p, o in offsets.items()}
+
+
 def offsets_text(offsets: dict[int, int]) -> str:
     return ",".join(f"{p}={o}" for p, o in sorted(offsets.items()))
-
-
-def file_landing_through(lake: Lake, path: str) -> dict[int, int] | None:
-    """The offsets an hour file was built through (footer only), or None if there is no file."""
-    if not lake.exists(path):
-        return None
-    metadata = lake.parquet_file(path).schema_arrow.metadata or {}
-    raw = metadata.get(COVER_METADATA_KEY.encode())
-    return {int(p): o for p, o in json.loads(raw).items()} if raw else {}
 
 
 def topic_watermark(
@@ -210,8 +222,10 @@ def topic_watermark(
         elif landed is None:
             return None
         else:
-            marks.append(min(landed, now))
-    return min(marks) if marks else None
+            marks.append(landed)
+    # Event times up to max_future_skew ahead are valid, but only the clock closes an hour: a
+    # watermark past now would request hours that are not partitions yet.
+    return min(*marks, now) if marks else None
 
 
 def plan_tick(
@@ -251,7 +265,11 @@ def plan_tick(
 
     watermark = topic_watermark(landed_end, high_watermarks, event_times, now, topic.lateness)
     # hour -> partition -> the landing end through which that hour's data is known
-    hour_through: dict[str, dict[int, int]] = {}
+    hour_through: dict[str, dict[int, int]] = {
+        hour: dict(through)
+        for hour, through in cursor.pending.items()
+        if all(o <= landed_end.get(p, 0) for p, o in through.items())  # not from a wiped landing
+    }
     for c in new:
         for hour in {*c.raw_hours, *c.quarantine_hours}:
             through = hour_through.setdefault(hour, {})
@@ -289,12 +307,9 @@ def plan_tick(
     if lagging and behind_clock and not requests and clock_hour >= config.partitions_start:
         requests.append(_raw_request(topic, clock_hour, landed_end, "catch up"))
 
-    for c in new:
-        if unresolved & {*c.raw_hours, *c.quarantine_hours}:
-            p = c.slice.partition
-            landed_end[p] = min(landed_end[p], c.slice.start)
     next_cursor = TopicCursor(
-        checked={p: max(o, checked.get(p, 0)) for p, o in landed_end.items()},
+        checked=dict(landed_end),
+        pending={hour: hour_through[hour] for hour in sorted(unresolved)},
         max_event_time={p: t.isoformat() for p, t in event_times.items()},
         observed=cursor.observed,
         first_hour=first.isoformat() if first else None,

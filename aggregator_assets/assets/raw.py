@@ -4,10 +4,13 @@ A run first lands every new Kafka record (exactly once, by offset), then rebuild
 its partition range whole from the landing log. A ranged backfill is one run: it fetches once
 and writes every hour in the range.
 
-Failures are of two kinds. Transient ones (broker unreachable, storage errors that outlast the
-S3 client's own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
-exactly-once by offset. An `IngestError` (the broker lost offsets, the topic was recreated, the
-landing was altered) would fail the same way again, so it fails the run at once, unretried.
+Failures are of two kinds (`ingest/errors.py` decides which). Transient ones (broker
+unreachable, a broker that stops answering mid-run, S3 or registry errors that outlast their
+clients' own retries) are retried by `RAW_RETRY_POLICY`: a retry is safe because landing is
+exactly-once by offset. Everything else (the broker lost offsets, the topic was recreated, the
+landing was altered, a record the code cannot handle, refused credentials) would fail the same
+way again, so it fails the step at once as a `Failure` that disallows retries, and tags its run
+so that the deployment's run retries skip it too.
 """
 
 from dagster import (
@@ -28,7 +31,7 @@ from dagster import (
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.ingest.advance import AdvanceResult, advance_landing
-from aggregator_assets.ingest.fetch import IngestError
+from aggregator_assets.ingest.errors import IngestError, is_transient
 from aggregator_assets.ingest.hours import HourResult, build_hour
 from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.schema import raw_schema
@@ -36,7 +39,10 @@ from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import hourly_partitions, hours_between
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
 
+# Dagster's run-retry daemon skips a failed run with this tag set to "false".
+NO_RUN_RETRY_TAG = "dagster/retry_on_asset_or_op_failure"
 # 30s, 60s, 120s (+-50%): rides out a broker restart or a storage brown-out of a few minutes.
+# Applies to transient failures only; the others raise a Failure that disallows retries.
 RAW_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
@@ -96,8 +102,13 @@ def raw_asset(
     ):
         try:
             return _ingest(context, kafka, lake, **services)
-        except IngestError as exc:
-            raise Failure(description=str(exc), allow_retries=False) from exc
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the RetryPolicy retries it
+            # Run retries (deploy/dagster.yaml) would re-run the whole run: this tag opts it out.
+            context.instance.add_run_tags(context.run_id, {NO_RUN_RETRY_TAG: "false"})
+            message = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+            raise Failure(description=message, allow_retries=False) from exc
 
     def _ingest(
         context: AssetExecutionContext, kafka: KafkaResource, lake: LakeResource, **services
@@ -123,6 +134,8 @@ def raw_asset(
         for hour in hours_between(window.start, window.end):
             results.append(build_hour(store, landing, topic, hour, cover))
             context.log.info(f"wrote {results[-1].rows} rows to {results[-1].raw_file}")
+            for path in results[-1].kept_newer:
+                context.log.info(f"kept {path}: a concurrent run built it from a newer landing")
         return MaterializeResult(metadata=raw_metadata(store, topic, results, advanced))
 
     # Only Avro topics need the registry, so JSON-only deployments need not configure one.

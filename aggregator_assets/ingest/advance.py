@@ -16,6 +16,7 @@ from kafka import KafkaConsumer
 from aggregator_assets.config import TopicConfig
 from aggregator_assets.ingest.decoders import decoder_for
 from aggregator_assets.ingest.fetch import FetchedSlice, fetch_new_records
+from aggregator_assets.ingest.kafka_time import KafkaTimestampGuard
 from aggregator_assets.ingest.landing import Commit, Landing, SliceId, compute_cover
 
 
@@ -44,7 +45,9 @@ def advance_landing(
     stall_timeout_s: float = 60.0,
     **services: object,
 ) -> AdvanceResult:
-    decoder = decoder_for(topic, partitions_start, **services)
+    decoder = KafkaTimestampGuard(
+        decoder_for(topic, partitions_start, **services), partitions_start, topic.future_skew
+    )
     cover = compute_cover(landing.commits())
     result = AdvanceResult()
 

@@ -21,11 +21,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import OffsetOutOfRangeError
 
 from aggregator_assets.ingest.columnar_fetch import RecordChunk, columnar
+from aggregator_assets.ingest.errors import IngestError, TransientIngestError
 from aggregator_assets.ingest.schema import RECORDS_SCHEMA
-
-
-class IngestError(RuntimeError):
-    """Ingestion cannot continue without risking the lake; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +141,8 @@ def fetch_new_records(
         ) and all(consumer.position(tp) >= state[tp.partition].target for tp in tps):
             return
         if time.monotonic() - last_progress > stall_timeout_s:
-            raise IngestError(
-                f"{topic}: no progress from the broker for {stall_timeout_s:.0f}s (broker down,"
+            raise TransientIngestError(
+                f"{topic}: no progress from the broker for {stall_timeout_s:g}s (broker down,"
                 " restarted or the topic deleted?). Slices landed so far are committed and the"
                 " next run continues after them; no hour file was written by this run."
             )

@@ -2,6 +2,13 @@
 
 The hour's file is streamed piece by piece in (partition, offset) order, so the same landing
 always gives the same file, and memory holds one piece at a time however large the hour is.
+
+Each file records the cover it was built from (`aggregator.landing_through`: per partition, the
+landing offset it reaches). Two runs of one hour can overlap (pools and run queues prevent it
+in production, but nothing here relies on them): a run that computed its cover, then paused,
+could finish after a run that built the hour from a newer cover. Publishing is therefore
+compare-and-publish: right before the move, the cover of the file in place is read, and a file
+from an older cover never replaces one from a newer cover (`Lake.parquet_writer(replaces=...)`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,30 @@ def quarantine_hour_file(topic: str, hour: datetime) -> str:
     return f"{hour_path('quarantine', topic, hour=hour)}/{PART_FILE}"
 
 
+def file_landing_through(lake: Lake, path: str) -> dict[int, int] | None:
+    """The cover an hour file was built from (footer only), or None if there is no file."""
+    if not lake.exists(path):
+        return None
+    metadata = lake.parquet_file(path).schema_arrow.metadata or {}
+    raw = metadata.get(COVER_METADATA_KEY.encode())
+    return {int(p): o for p, o in json.loads(raw).items()} if raw else {}
+
+
+def cover_is_older(mine: dict[int, int], existing: dict[int, int] | None) -> bool:
+    """Whether a file built through `mine` is stale next to one built through `existing`.
+
+    Covers only grow (the landing is append-only), so a cover that is behind somewhere and
+    ahead nowhere was computed earlier. Equal covers give equal files; covers ahead in different
+    partitions cannot come from one landing, and the newer write wins, as without a check.
+    """
+    if not existing:
+        return False
+    partitions = set(mine) | set(existing)
+    behind = any(mine.get(p, 0) < existing.get(p, 0) for p in partitions)
+    ahead = any(mine.get(p, 0) > existing.get(p, 0) for p in partitions)
+    return behind and not ahead
+
+
 @dataclass
 class HourResult:
     hour: datetime
@@ -41,6 +72,8 @@ class HourResult:
     offsets: dict[int, list[int]] = field(default_factory=dict)  # partition -> [min, max]
     event_time_min: datetime | None = None
     event_time_max: datetime | None = None
+    # files not published because the hour already had files from a newer cover
+    kept_newer: list[str] = field(default_factory=list)
 
     def add_raw(self, piece: pa.Table) -> None:
         if piece.num_rows == 0:
@@ -73,16 +106,23 @@ def build_hour(
     """Write raw and quarantine files of `hour` from every covered slice that has rows for it."""
     name = hour_dir(hour)
     slices = _covered_slices(cover)
-    through = json.dumps({str(p): chain[-1].slice.end for p, chain in cover.items() if chain})
+    through = {p: chain[-1].slice.end for p, chain in cover.items() if chain}
     result = HourResult(
         hour, raw_hour_file(topic.name, hour), quarantine_hour_file(topic.name, hour)
     )
-    metadata = {COVER_METADATA_KEY: through}
+    metadata = {COVER_METADATA_KEY: json.dumps({str(p): o for p, o in through.items()})}
+
+    def replaces(path: str) -> bool:  # asked under the publish lock, right before the move
+        if cover_is_older(through, file_landing_through(lake, path)):
+            result.kept_newer.append(path)
+            return False
+        return True
+
     for kind, path, schema, add in (
         ("raw", result.raw_file, raw_schema(topic), result.add_raw),
         ("quarantine", result.quarantine_file, QUARANTINE_SCHEMA, result.add_quarantine),
     ):
-        with lake.parquet_writer(path, schema, metadata) as writer:
+        with lake.parquet_writer(path, schema, metadata, replaces=replaces) as writer:
             for covered in slices:
                 if name in covered.commit.hours(kind):
                     piece = landing.read_piece(kind, name, covered)

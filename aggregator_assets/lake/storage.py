@@ -3,14 +3,24 @@
 Every file is written under `_staging/` first and moved into place only when complete: a local
 rename, or an S3 server-side copy, makes it appear whole or not at all. A crashed run leaves at
 most an orphan in `_staging/`, which no reader looks at.
+
+A writer may also make the move conditional (`replaces`): right before the move, the file in
+place is shown to it and it decides whether the new one may replace it. That is how an hour
+file built from an older landing cover never replaces one built from a newer cover, whatever
+the order in which concurrent runs finish. On a local disk, the check and the move hold an
+exclusive lock on the destination folder (flock), so two publishers cannot interleave. S3 has
+no such lock: the check runs right before the server-side copy, which leaves a window of one
+request between them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +35,22 @@ PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 @dataclass(frozen=True)
 class S3Options:
+    """Where S3 is and how long to wait for it.
+
+    A call that gets no answer gives up after about `max_attempts` x `request_timeout_s` (a
+    request is abandoned when less than a byte per second arrived for that long), or
+    `connect_timeout_s` per attempt when no connection is made; None keeps the AWS SDK defaults
+    (3 s and 1 s).
+    """
+
     endpoint_url: str | None = None
     region: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
     session_token: str | None = None
+    connect_timeout_s: float | None = None
+    request_timeout_s: float | None = None
+    max_attempts: int = 5
 
 
 class Lake:
@@ -48,7 +69,9 @@ class Lake:
                 secret_key=s3.secret_key,
                 session_token=s3.session_token,
                 allow_bucket_creation=False,
-                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=5),
+                connect_timeout=s3.connect_timeout_s,
+                request_timeout=s3.request_timeout_s,
+                retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=s3.max_attempts),
             )
             self.root = self.url[len("s3://") :]
         else:
@@ -110,10 +133,35 @@ class Lake:
     def _staging_path(self, suffix: str) -> str:
         return self.path(f"{STAGING_DIR}/{uuid.uuid4().hex}{suffix}")
 
-    def _publish(self, staged: str, relative: str) -> None:
+    def _publish(
+        self, staged: str, relative: str, replaces: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Move a staged file into place; False (staged file discarded) if `replaces` refused."""
         final = self.path(relative)
-        self.fs.create_dir(posixpath.dirname(final), recursive=True)
-        self.fs.move(staged, final)
+        folder = posixpath.dirname(final)
+        self.fs.create_dir(folder, recursive=True)
+        if replaces is None:
+            self.fs.move(staged, final)
+            return True
+        with self._folder_lock(folder):
+            if self.exists(relative) and not replaces(relative):
+                self._discard(staged)
+                return False
+            self.fs.move(staged, final)
+        return True
+
+    @contextlib.contextmanager
+    def _folder_lock(self, folder: str) -> Iterator[None]:
+        """An exclusive lock on a local folder across threads and processes; none on S3."""
+        if self.is_s3:
+            yield
+            return
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by close, or by the kernel on a crash
+            yield
+        finally:
+            os.close(fd)
 
     def _discard(self, staged: str) -> None:
         with contextlib.suppress(FileNotFoundError, OSError):
@@ -137,8 +185,13 @@ class Lake:
         schema: pa.Schema,
         metadata: dict[str, str] | None = None,
         compression: str = "zstd",
+        replaces: Callable[[str], bool] | None = None,
     ) -> Iterator[pq.ParquetWriter]:
-        """Stream row groups into a file that appears at `relative` only if the block succeeds."""
+        """Stream row groups into a file that appears at `relative` only if the block succeeds.
+
+        With `replaces`, an existing file at `relative` is replaced only if
+        `replaces(relative)` (asked right before the move) says so.
+        """
         if metadata:
             schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
         staged = self._staging_path(".parquet")
@@ -147,7 +200,7 @@ class Lake:
             options = {**PARQUET_OPTIONS, "compression": compression}
             with pq.ParquetWriter(staged, schema, filesystem=self.fs, **options) as w:
                 yield w
-            self._publish(staged, relative)
+            self._publish(staged, relative, replaces)
         except BaseException:
             self._discard(staged)
             raise

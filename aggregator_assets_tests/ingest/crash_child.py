@@ -31,10 +31,10 @@ def main() -> None:
             hang(relative)
         return write_bytes(self, relative, data)
 
-    def publish_then_hang(self, staged, relative):
+    def publish_then_hang(self, staged, relative, *args):
         if where == "publish" and relative.startswith("raw/"):
             hang(relative)
-        return publish(self, staged, relative)
+        return publish(self, staged, relative, *args)
 
     Lake.write_bytes = write_bytes_then_hang
     Lake._publish = publish_then_hang

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from dagster import RetryPolicy
+from dagster import DagsterInstance, RetryPolicy
+from dagster._serdes import serialize_value
 from kafka.admin import NewTopic
 
 from aggregator_assets.assets.raw import raw_asset
@@ -103,3 +105,27 @@ def visible_files(lake: Lake, topic: str) -> dict[str, bytes]:
 
 def hours_between(first: datetime, last: datetime) -> list[datetime]:
     return [first + timedelta(hours=h) for h in range(int((last - first) / timedelta(hours=1)) + 1)]
+
+
+def run_traces(instance: DagsterInstance, run_id: str) -> list[tuple[str, bytes]]:
+    """The run's record (with its config) and every event of its event log, serialized."""
+    events = instance.all_logs(run_id)
+    traces = [(f"{run_id} event {i}", serialize_value(e).encode()) for i, e in enumerate(events)]
+    return [*traces, (f"{run_id} run", serialize_value(instance.get_run_by_id(run_id)).encode())]
+
+
+def files_under(roots: list[Path]) -> list[tuple[str, bytes]]:
+    """(path, bytes) of every file under the roots: storage, compute logs, a lake."""
+    return [(str(p), p.read_bytes()) for root in roots for p in root.rglob("*") if p.is_file()]
+
+
+class CountingLake(Lake):
+    """A local lake that counts the files read whole (commit markers, for the sensor)."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.reads: Counter = Counter()
+
+    def read_bytes(self, relative: str) -> bytes:
+        self.reads[relative] += 1
+        return super().read_bytes(relative)

@@ -23,7 +23,7 @@ from dagster_aws.s3 import S3Resource
 from kafka.admin import NewTopic
 
 from aggregator_assets.assets.raw import RAW_RETRY_POLICY, raw_asset
-from aggregator_assets.demo.broker import LocalBroker, free_port
+from aggregator_assets.demo.broker import free_port
 from aggregator_assets.ingest.advance import advance_landing
 from aggregator_assets.ingest.fetch import fetch_new_records
 from aggregator_assets.ingest.landing import Landing
@@ -88,14 +88,6 @@ def test_integrity_errors_are_not_retried(kafka, local_lake):
     assert not result.success
     assert "does not exist on the broker" in failure_text(result)
     assert _retries(result) == 0, "retrying cannot fix a missing topic or lost offsets"
-
-
-@pytest.fixture
-def private_broker(tmp_path):
-    """A broker of this test alone: restarting it must not empty other tests' topics."""
-    broker = LocalBroker(log_path=tmp_path / "broker.log").start()
-    yield broker
-    broker.stop()
 
 
 @pytest.mark.parametrize("comes_back", ["with-its-data", "empty"])

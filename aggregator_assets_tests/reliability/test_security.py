@@ -9,11 +9,9 @@ likely to leak a password into an error message.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, EnvVar
-from dagster._serdes import serialize_value
 
 from aggregator_assets.config.loader import ConfigError, parse_pipeline_config
 from aggregator_assets.lake.paths import safe_segment
@@ -24,7 +22,12 @@ from aggregator_assets_tests.ingest.helpers import (
     pipeline,
     produce,
 )
-from aggregator_assets_tests.reliability.common import create_topic, run_raw
+from aggregator_assets_tests.reliability.common import (
+    create_topic,
+    files_under,
+    run_raw,
+    run_traces,
+)
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
@@ -55,13 +58,6 @@ def test_plaintext_sends_no_credentials_and_bad_settings_are_refused():
         ).client_config()
 
 
-def _run_traces(instance: DagsterInstance, run_id: str) -> list[tuple[str, bytes]]:
-    """The run's record (with its config) and every event of its event log, serialized."""
-    events = instance.all_logs(run_id)
-    traces = [(f"{run_id} event {i}", serialize_value(e).encode()) for i, e in enumerate(events)]
-    return [*traces, (f"{run_id} run", serialize_value(instance.get_run_by_id(run_id)).encode())]
-
-
 def test_a_planted_secret_appears_in_no_log_event_or_file(broker, tmp_path, monkeypatch):
     secret = f"pw-{secrets.token_hex(16)}"
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", secret)
@@ -85,15 +81,11 @@ def test_a_planted_secret_appears_in_no_log_event_or_file(broker, tmp_path, monk
         good = run_raw(config, ok, lake, "2026-11-20-10:00", instance=instance)
         bad = run_raw(config, refused, lake, "2026-11-20-10:00", instance=instance)
         assert good.success and not bad.success
-        traces = _run_traces(instance, good.run_id) + _run_traces(instance, bad.run_id)
-    traces += _files([home, lake_dir])  # storage, captured compute logs, the lake
+        traces = run_traces(instance, good.run_id) + run_traces(instance, bad.run_id)
+    traces += files_under([home, lake_dir])  # storage, captured compute logs, the lake
     assert any(b"authenticate with) Kafka" in data for _, data in traces), "the scan sees the logs"
     leaks = [where for where, data in traces if secret.encode() in data]
     assert not leaks, f"the secret leaked into {leaks}"
-
-
-def _files(roots: list[Path]) -> list[tuple[str, bytes]]:
-    return [(str(p), p.read_bytes()) for root in roots for p in root.rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize(
