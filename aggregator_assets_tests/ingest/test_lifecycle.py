@@ -1,0 +1,253 @@
+"""Landing lifecycle (issue #16.1): compaction, retention and GC against the real broker, on a
+local lake and on moto S3. Every test compares the lake with what was produced, or with a lake
+that kept its whole landing log."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from aggregator_assets.config import LandingSettings
+from aggregator_assets.ingest.commits import hour_dir
+from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.lifecycle import collect_staging, maintain_topic
+from aggregator_assets.lake import Lake
+from aggregator_assets.lake.storage import STAGING_DIR
+from aggregator_assets.sensors import SensorSettings, TopicCursor, plan_tick
+from aggregator_assets_tests.ingest.helpers import (
+    BASE_HOUR,
+    Sent,
+    event,
+    lake_contents,
+    mixed_records,
+    ms,
+    new_topic,
+    offsets,
+    pipeline,
+    produce,
+)
+from aggregator_assets_tests.ingest.lifecycle_helpers import (
+    build,
+    hour_tables,
+    land,
+    landed_hours,
+    landing_files,
+)
+
+SETTINGS = LandingSettings(retention="3d", gc_grace="6h")
+KEY = "%Y-%m-%d-%H:%M"
+HOURS = [BASE_HOUR + timedelta(hours=h) for h in range(3)]
+
+
+def later(hours: float) -> datetime:
+    """A clock `hours` ahead of now: pieces written now look that old to maintenance."""
+    return datetime.now(timezone.utc) + timedelta(hours=hours)
+
+
+@pytest.fixture(params=["local_lake", "s3_lake"])
+def lake_resource(request):
+    return request.getfixturevalue(request.param)
+
+
+def reading_plan(cover) -> dict:
+    """What a build reads: per hour, which slices from which offset; and where landing ends."""
+    hours = {
+        (kind, hour)
+        for chain in cover.chains.values()
+        for c in chain
+        for kind in ("raw", "quarantine")
+        for hour in c.commit.hours(kind)
+    }
+    plan = {
+        hour: [(c.slice, c.take_from) for c in cover.slices_for(*hour)] for hour in sorted(hours)
+    }
+    return {"hours": plan, "ends": cover.ends}
+
+
+def _exactly_once(lake, topic, sent):
+    raw, quarantine = lake_contents(lake, topic)
+    seen = Counter(offsets(raw) + offsets(quarantine))
+    per_partition = Counter(s.partition for s in sent)
+    assert set(seen) == {(p, o) for p, n in per_partition.items() for o in range(n)}
+    assert max(seen.values()) == 1, "a record is in the lake twice"
+
+
+def test_compaction_keeps_the_cover_and_leaves_no_markers(kafka, lake_resource):
+    topic = new_topic(kafka)
+    config = pipeline(topic)
+    lake = lake_resource.get_lake()
+    sent = mixed_records(hours=2, per_hour=30)
+    for batch in (sent[:40], sent[40:]):  # two runs: markers of both, overlapping none
+        produce(kafka, topic, batch)
+        land(kafka, lake, config)
+    landing = Landing(lake, topic)
+    before = landing.cover()
+    markers = landing_files(lake, topic, "commits")
+    assert len(markers) >= 6  # two runs, three partitions
+
+    first = maintain_topic(lake, topic, SETTINGS)
+    assert (first.generation, first.compacted) == (1, len(markers))
+    assert not first.removed, "markers go a generation late, pieces are young and kept"
+    assert reading_plan(landing.cover()) == reading_plan(before)
+    second = maintain_topic(lake, topic, SETTINGS)
+    assert second.removed == {"markers": len(markers)}
+    assert landing_files(lake, topic, "commits") == []
+    assert [g for g, _ in landing.checkpoints()] == [1]
+    assert landing.cover().ends == before.ends, "the next run continues where the landing ends"
+
+    produce(kafka, topic, [Sent(1, event("d1", HOURS[1], 7.0), ms(HOURS[1]), HOURS[1], True)])
+    land(kafka, lake, config)  # a run after compaction lands only the new record
+    assert landing.cover().through[1] == before.through[1] + 1
+    hours = landed_hours(lake, topic)
+    build(lake, config, hours)
+    _exactly_once(lake, topic, [*sent, Sent(1, b"", 0, None, True)])
+
+
+def test_retention_keeps_unsealed_hours_and_late_data_still_lands_once(
+    kafka, lake_resource, tmp_path
+):
+    """Hours 10 and 11 are sealed and past retention, hour 12 is never built. Late records for
+    hour 10 arrive after its pieces were removed: the rebuilt hour is its sealed file plus the
+    new slice, equal to the file of a lake that kept every piece."""
+    topic = new_topic(kafka)
+    config = pipeline(topic)
+    lake = lake_resource.get_lake()
+    reference = Lake(str(tmp_path / "reference"))
+    sent = [s for s in mixed_records(hours=3) if s.valid]  # raw hours only: 10, 11, 12
+    produce(kafka, topic, sent)
+    land(kafka, lake, config)
+    build(lake, config, HOURS[:2])
+    raw_pieces = {h: landing_files(lake, topic, f"raw/{hour_dir(h)}") for h in HOURS}
+    assert all(raw_pieces.values())
+
+    retired = maintain_topic(lake, topic, SETTINGS)
+    assert {f"raw {hour_dir(h)}" for h in HOURS[:2]} <= set(retired.retired_hours)
+    assert f"raw {hour_dir(HOURS[2])}" not in retired.retired_hours
+    removed = maintain_topic(lake, topic, SETTINGS, now=later(7))
+    assert removed.removed["pieces"] >= len(raw_pieces[HOURS[0]]) + len(raw_pieces[HOURS[1]])
+    for hour in HOURS[:2]:
+        assert landing_files(lake, topic, f"raw/{hour_dir(hour)}") == []
+    assert landing_files(lake, topic, f"raw/{hour_dir(HOURS[2])}") == raw_pieces[HOURS[2]]
+    # Emptied hour folders go too (S3: their marker objects), so listings stay short.
+    assert not lake.exists(f"_landing/{topic}/raw/{hour_dir(HOURS[0])}")
+
+    late_at = HOURS[0] + timedelta(minutes=9)
+    late = [Sent(p, event("late", late_at, 1.0 + p), ms(later(0)), late_at, True) for p in (0, 2)]
+    produce(kafka, topic, late)
+    land(kafka, lake, config)
+    build(lake, config, HOURS)
+    _exactly_once(lake, topic, [*sent, *late])
+
+    land(kafka, reference, config, slice_records=1000)
+    build(reference, config, HOURS)
+    assert hour_tables(lake, topic, HOURS) == hour_tables(reference, topic, HOURS)
+
+
+def test_gc_removes_orphans_and_staging_only_after_the_grace_period(
+    kafka, lake_resource, monkeypatch
+):
+    topic = new_topic(kafka, partitions=1)
+    config = pipeline(topic)
+    lake = lake_resource.get_lake()
+    produce(kafka, topic, [s for s in mixed_records(hours=1) if s.partition == 0])
+    land(kafka, lake, config)
+    committed = set(landing_files(lake, topic, "raw"))
+
+    def more(n: int) -> list[Sent]:
+        return [Sent(0, event("d", HOURS[0], 2.0), ms(HOURS[0]), HOURS[0], True)] * n
+
+    produce(kafka, topic, more(3))
+    write_bytes = Lake.write_bytes
+
+    def killed_before_the_marker(self, relative, data, replaces=None):
+        if "/commits/" in relative:
+            raise KeyboardInterrupt("killed")
+        return write_bytes(self, relative, data, replaces)
+
+    monkeypatch.setattr(Lake, "write_bytes", killed_before_the_marker)
+    with pytest.raises(KeyboardInterrupt):
+        land(kafka, lake, config)
+    monkeypatch.undo()
+    orphans = set(landing_files(lake, topic, "raw")) - committed
+    assert orphans, "the killed slice left its pieces"
+    lake.write_bytes(f"{STAGING_DIR}/leftover.parquet", b"half a file")
+    old_enough = later(SETTINGS.grace_period.total_seconds() / 3600 + 1)
+
+    assert maintain_topic(lake, topic, SETTINGS).removed == {}
+    assert collect_staging(lake, SETTINGS) == 0, "young: maybe a write in progress"
+    maintain_topic(lake, topic, SETTINGS, now=old_enough)
+    assert orphans <= set(landing_files(lake, topic, "raw")), (
+        "an orphan past the landed end is kept: the next run lands that slice again"
+    )
+    produce(kafka, topic, more(2))
+    land(kafka, lake, config)  # one slice of all 5 records: the orphan is now behind the end
+    gone = maintain_topic(lake, topic, SETTINGS, now=old_enough)
+    assert gone.removed["pieces"] == len(orphans)
+    assert not orphans & set(landing_files(lake, topic, "raw"))
+    assert committed <= set(landing_files(lake, topic, "raw")), "hour 10 was never sealed"
+    assert collect_staging(lake, SETTINGS, now=old_enough) >= 1
+    assert not lake.exists(f"{STAGING_DIR}/leftover.parquet")
+
+    build(lake, config, landed_hours(lake, topic))
+    raw, quarantine = lake_contents(lake, topic)
+    seen = Counter(offsets(raw) + offsets(quarantine))
+    assert set(seen) == {(0, o) for o in range(len(seen))}
+    assert max(seen.values()) == 1
+
+
+def test_sensor_tick_after_compaction_reads_one_checkpoint_and_asks_for_late_hours(
+    kafka, local_lake
+):
+    topic = new_topic(kafka, partitions=1)
+    config = pipeline(topic)
+    lake = CountingLake(local_lake.url)
+    sent = [s for s in mixed_records(hours=3) if s.partition == 0]
+    for i in range(0, len(sent), 5):  # many small runs: many markers
+        produce(kafka, topic, sent[i : i + 5])
+        land(kafka, lake, config, slice_records=1000)
+    build(lake, config, landed_hours(lake, topic))
+    ends = Landing(lake, topic).cover().through
+    tick = SensorSettings(max_requests_per_tick=1000)
+    now = datetime.now(timezone.utc)
+    first = plan_tick(config.topics[0], config, lake, ends, TopicCursor(), now, tick)
+    reasons = {r.tags["aggregator/reason"] for r in first.run_requests}
+    assert reasons == {"empty hour"}, "every hour with data is built"
+    again = plan_tick(config.topics[0], config, lake, ends, first.cursor, now, tick)
+
+    for clock in (None, later(7)):  # compact and retire, then remove what that made redundant
+        maintain_topic(lake, topic, SETTINGS, now=clock)
+    assert landing_files(lake, topic, "commits") == []
+    lake.calls.clear()
+    quiet = plan_tick(config.topics[0], config, lake, ends, first.cursor, now, tick)
+    assert [r.run_key for r in quiet.run_requests] == [r.run_key for r in again.run_requests]
+    assert quiet.cursor == again.cursor
+    listed = [p for op, p in lake.calls if op == "list"]
+    reads = [p for op, p in lake.calls if op == "read"]
+    assert reads == [Landing(lake, topic).checkpoints()[-1][1]], "only the checkpoint is read"
+    assert len(listed) == 3, "checkpoints, markers, checkpoints again"
+
+    late_at = BASE_HOUR + timedelta(minutes=3)
+    produce(kafka, topic, [Sent(0, event("d9", late_at, 9.0), ms(later(0)), late_at, True)])
+    land(kafka, lake, config)
+    plan = plan_tick(config.topics[0], config, lake, {0: ends[0] + 1}, quiet.cursor, now, tick)
+    requests = {r.partition_key: r.tags["aggregator/reason"] for r in plan.run_requests}
+    assert requests[BASE_HOUR.strftime(KEY)] == "late"
+    assert set(requests.values()) == {"late", "empty hour"}
+
+
+class CountingLake(Lake):
+    """A local lake that records its listings and whole-file reads."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.calls: list[tuple[str, str]] = []
+
+    def list_files(self, relative: str, suffix: str = "", recursive: bool = False) -> list[str]:
+        self.calls.append(("list", relative))
+        return super().list_files(relative, suffix, recursive)
+
+    def read_bytes(self, relative: str) -> bytes:
+        self.calls.append(("read", relative))
+        return super().read_bytes(relative)
