@@ -67,3 +67,34 @@ def hour_tables(lake: Lake, topic: str, hours: list[datetime]) -> dict[str, pa.T
 
 def landing_files(lake: Lake, topic: str, folder: str) -> list[str]:
     return lake.list_files(f"_landing/{topic}/{folder}", recursive=True)
+
+
+class Killed(BaseException):
+    """Stands for a kill -9: raised at a lake call, it stops the operation there."""
+
+
+class InterferingLake(Lake):
+    """A local lake that, at its n-th call, raises Killed or runs another operation first
+    (which stands for a concurrent run or pass reaching the lake at that moment)."""
+
+    CALLS = ("list_files", "file_infos", "read_bytes", "read_table", "write_bytes")
+    CALLS += ("parquet_writer", "delete_files")
+
+    def __init__(self, url: str, at: int, action, calls: tuple[str, ...] = CALLS):
+        super().__init__(url)
+        self.remaining, self.action = at, action
+        for name in calls:
+            setattr(self, name, self._hooked(getattr(self, name)))
+
+    def _hooked(self, call):
+        def hooked(*args, **kwargs):
+            self.remaining -= 1
+            if self.remaining == 0:
+                self.action()
+            return call(*args, **kwargs)
+
+        return hooked
+
+
+def kill() -> None:
+    raise Killed

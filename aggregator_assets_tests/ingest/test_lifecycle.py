@@ -4,13 +4,20 @@ that kept its whole landing log."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from dagster import RetryPolicy
 
+from aggregator_assets.assets.raw import raw_asset
 from aggregator_assets.config import LandingSettings
 from aggregator_assets.ingest.commits import hour_dir
+from aggregator_assets.ingest.hours import build_hour
 from aggregator_assets.ingest.landing import Landing
 from aggregator_assets.ingest.lifecycle import collect_staging, maintain_topic
 from aggregator_assets.lake import Lake
@@ -21,6 +28,7 @@ from aggregator_assets_tests.ingest.helpers import (
     Sent,
     event,
     lake_contents,
+    materialize_raw,
     mixed_records,
     ms,
     new_topic,
@@ -29,12 +37,14 @@ from aggregator_assets_tests.ingest.helpers import (
     produce,
 )
 from aggregator_assets_tests.ingest.lifecycle_helpers import (
+    InterferingLake,
     build,
     hour_tables,
     land,
     landed_hours,
     landing_files,
 )
+from aggregator_assets_tests.reliability.common import range_tags
 
 SETTINGS = LandingSettings(retention="3d", gc_grace="6h")
 KEY = "%Y-%m-%d-%H:%M"
@@ -251,3 +261,126 @@ class CountingLake(Lake):
     def read_bytes(self, relative: str) -> bytes:
         self.calls.append(("read", relative))
         return super().read_bytes(relative)
+
+
+def test_a_run_whose_pieces_a_pass_removed_meanwhile_is_retried_and_succeeds(
+    kafka, local_lake, monkeypatch
+):
+    """The run computed its cover; two passes then retire the hour and delete its pieces. The
+    run's read fails as transient, its retry reads the new checkpoint and rebuilds the hour from
+    its sealed file."""
+    topic = new_topic(kafka)
+    config = pipeline(topic)
+    lake = local_lake.get_lake()
+    produce(kafka, topic, mixed_records(hours=2))
+    tags = range_tags(HOURS[0], HOURS[1])
+    asset = raw_asset(config.topics[0], config, retry_policy=RetryPolicy(max_retries=2, delay=0.1))
+    assert materialize_raw(asset, kafka, local_lake, tags=tags).success
+    before = hour_tables(lake, topic, HOURS[:2])
+    passes = []
+
+    def passes_then_build(*args, **kwargs):
+        if not passes:
+            passes.extend(maintain_topic(lake, topic, SETTINGS, now=t) for t in (None, later(7)))
+        return build_hour(*args, **kwargs)
+
+    monkeypatch.setattr("aggregator_assets.assets.raw.build_hour", passes_then_build)
+    result = materialize_raw(asset, kafka, local_lake, tags=tags)
+    assert result.success
+    assert passes[1].removed["pieces"] > 0
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1, "the first attempt read a removed piece"
+    assert hour_tables(lake, topic, HOURS[:2]) == before
+
+
+@pytest.mark.parametrize("lock", [True, False], ids=["create-if-absent", "overwritten"])
+def test_two_passes_from_one_checkpoint_lose_nothing(
+    kafka, local_lake, tmp_path, monkeypatch, lock
+):
+    """Pass B snapshots the landing; before B publishes, a run lands more and pass A publishes
+    the same generation from the same checkpoint. B's publish is refused (a local lake locks the
+    folder), or B overwrites A's checkpoint (S3 checks existence one request before its copy):
+    either way no marker or piece anything needs is deleted."""
+    topic = new_topic(kafka)
+    config = pipeline(topic)
+    lake = local_lake.get_lake()
+    sent = mixed_records(hours=3)
+    produce(kafka, topic, sent[:50])
+    land(kafka, lake, config)
+    build(lake, config, HOURS[:1])
+    maintain_topic(lake, topic, SETTINGS)  # generation 1: both passes start from it
+    produce(kafka, topic, sent[50:90])
+    land(kafka, lake, config)
+    if not lock:
+        write_bytes = Lake.write_bytes
+        monkeypatch.setattr(
+            Lake, "write_bytes", lambda self, rel, data, replaces=None: write_bytes(self, rel, data)
+        )
+
+    def run_and_pass_a() -> None:
+        produce(kafka, topic, sent[90:])
+        land(kafka, lake, config)
+        maintain_topic(lake, topic, SETTINGS, now=later(7))
+
+    b = InterferingLake(lake.root, 1, run_and_pass_a, calls=("write_bytes",))  # B publishes
+    result = maintain_topic(b, topic, SETTINGS, now=later(7))
+    assert result.note if lock else result.generation == 2
+    monkeypatch.undo()
+    for _ in range(3):
+        maintain_topic(lake, topic, SETTINGS, now=later(7))
+    hours = landed_hours(lake, topic)
+    build(lake, config, hours)
+    _exactly_once(lake, topic, sent)
+    reference = Lake(str(tmp_path / "reference"))
+    land(kafka, reference, config, slice_records=1000)
+    build(reference, config, hours)
+    assert hour_tables(lake, topic, hours) == hour_tables(reference, topic, hours)
+
+
+@pytest.mark.parametrize("where", ["publish", "delete"])
+def test_a_pass_killed_mid_way_leaves_a_landing_the_next_pass_finishes(
+    kafka, local_lake, tmp_path, where
+):
+    topic = new_topic(kafka)
+    config = pipeline(topic)
+    lake = local_lake.get_lake()
+    sent = mixed_records(hours=3)
+    produce(kafka, topic, sent[:60])
+    land(kafka, lake, config)
+    build(lake, config, HOURS)
+    maintain_topic(lake, topic, SETTINGS)  # retires the sealed hours: the next pass deletes
+    produce(kafka, topic, sent[60:])
+    land(kafka, lake, config)
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aggregator_assets_tests.ingest.maintenance_child",
+            lake.root,
+            topic,
+            later(7).isoformat(),
+            where,
+            str(ready),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None, "the pass ended before reaching the kill point"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    landing = Landing(lake, topic)
+    generations = [g for g, _ in landing.checkpoints()]
+    assert generations == ([1] if where == "publish" else [1, 2])
+    assert lake.list_files(STAGING_DIR) or where == "delete", "the staged checkpoint is left"
+    for clock in (later(7), later(7)):
+        maintain_topic(lake, topic, SETTINGS, now=clock)
+    assert collect_staging(lake, SETTINGS, now=later(7)) >= (where == "publish")
+    assert landing_files(lake, topic, "commits") == []
+    hours = landed_hours(lake, topic)
+    build(lake, config, hours)
+    _exactly_once(lake, topic, sent)
