@@ -8,9 +8,9 @@ the sealed hour file is the record of those offsets). Commit markers of slices e
 `through` are redundant and are removed a generation later; markers of later slices stay loose
 until the next compaction.
 
-The file is small and its size is bounded by the retention (the slices of a few days), not by the
-age of the topic, so reading it costs the same after a year as on the first day. The body is kept
-compact (lists, not objects) because every sensor tick reads it.
+Nothing in the part every reader parses grows with the age of the topic or with the retention
+period (see `Checkpoint`), so a sensor tick or a run's planning costs the same after a year as
+on the first day. Slices are written as lists, not objects, to keep parsing cheap.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 
 from aggregator_assets.ingest.commits import (
     HOUR,
@@ -89,51 +90,96 @@ class RetiredHours:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """One generation of the compacted landing index.
+
+    Its slices are split in two. `active`: slices with a piece in an hour not yet sealed
+    through them (the hours the next runs build, landed since about the previous pass); few,
+    in the first line of the file. `settled`: slices every piece of which is in a sealed hour
+    file, kept until retention so that those hours can still be rebuilt from their pieces; they
+    grow with the retention period, sit on the second line, and are parsed only by a reader that
+    needs them (a rebuild of a sealed hour in `settled_span`, a sensor whose cursor is behind
+    `settled_through`, maintenance). So a tick or the planning of a run for a new hour costs the
+    same whatever the retention and however old the topic.
+    """
+
     generation: int
     partitions: dict[int, PartitionMark]
-    slices: list[CoveredSlice]  # kept slices of the chain, in (partition, offset) order
+    active: list[CoveredSlice]
     retired: RetiredHours
+    settled_span: dict[str, tuple[str, str]]  # kind -> first and last hour with settled pieces
+    settled_through: dict[int, int]  # partition -> the largest end among settled slices
+    settled_body: list[CoveredSlice] | bytes = b""  # the second line, parsed when first read
     written_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+    @classmethod
+    def build(
+        cls,
+        generation: int,
+        partitions: dict[int, PartitionMark],
+        active: list[CoveredSlice],
+        settled: list[CoveredSlice],
+        retired: RetiredHours,
+    ) -> Checkpoint:
+        span: dict[str, tuple[str, str]] = {}
+        through: dict[int, int] = {}
+        for covered in settled:
+            p = covered.slice.partition
+            through[p] = max(through.get(p, 0), covered.slice.end)
+            for kind in KINDS:
+                for hour in covered.commit.hours(kind):
+                    first, last = span.get(kind, (hour, hour))
+                    span[kind] = (min(first, hour), max(last, hour))
+        return cls(generation, partitions, active, retired, span, through, settled)
 
     @property
     def through(self) -> dict[int, int]:
         return {p: mark.through for p, mark in self.partitions.items()}
 
+    @cached_property
+    def settled(self) -> list[CoveredSlice]:
+        if isinstance(self.settled_body, list):
+            return self.settled_body
+        return [_slice(record) for record in json.loads(self.settled_body or b"[]")]
+
+    @property
+    def slices(self) -> list[CoveredSlice]:
+        """Every slice the checkpoint keeps, in (partition, offset) order."""
+        both = [*self.active, *self.settled]
+        return sorted(both, key=lambda c: (c.slice.partition, c.take_from))
+
+    def may_have_settled(self, kind: str, hour: str) -> bool:
+        first, last = self.settled_span.get(kind, ("~", ""))
+        return first <= hour <= last
+
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "generation": self.generation,
-                "written_at": self.written_at,
-                "partitions": {
-                    str(p): [
-                        m.through,
-                        [m.last.offset, m.last.timestamp_ms, m.last.crc],
-                        m.max_event_time,
-                        m.max_kafka_timestamp,
-                    ]
-                    for p, m in sorted(self.partitions.items())
-                },
-                "slices": [
-                    [
-                        c.slice.partition,
-                        c.slice.start,
-                        c.slice.end,
-                        c.take_from,
-                        c.commit.max_event_time,
-                        c.commit.raw_hours,
-                        _rows_by_hour(c.commit.quarantine_hours),
-                    ]
-                    for c in self.slices
-                ],
-                "retired": self.retired.to_json(),
+        header = {
+            "format": FORMAT,
+            "generation": self.generation,
+            "written_at": self.written_at,
+            "partitions": {
+                str(p): [
+                    m.through,
+                    [m.last.offset, m.last.timestamp_ms, m.last.crc],
+                    m.max_event_time,
+                    m.max_kafka_timestamp,
+                ]
+                for p, m in sorted(self.partitions.items())
             },
-            separators=(",", ":"),
-        ).encode()
+            "retired": self.retired.to_json(),
+            "active": [_record(c) for c in self.active],
+            "settled_span": {kind: list(span) for kind, span in self.settled_span.items()},
+            "settled_through": {str(p): end for p, end in self.settled_through.items()},
+        }
+        body = [_record(c) for c in self.settled]
+        return b"\n".join(
+            json.dumps(part, separators=(",", ":")).encode() for part in (header, body)
+        )
 
     @classmethod
     def from_json(cls, data: bytes) -> Checkpoint:
-        raw = json.loads(data)
+        """Parse the first line; the settled slices only when first asked for."""
+        head, _, body = data.partition(b"\n")
+        raw = json.loads(head)
         if raw.get("format") != FORMAT:
             raise ValueError(f"unknown landing checkpoint format {raw.get('format')!r}")
         return cls(
@@ -143,12 +189,33 @@ class Checkpoint:
                 int(p): PartitionMark(through, Fingerprint(*last), event, stamp)
                 for p, (through, last, event, stamp) in raw["partitions"].items()
             },
-            slices=[
-                CoveredSlice(LandedSlice(SliceId(p, start, end), raw_h, quarantine_h, event), take)
-                for p, start, end, take, event, raw_h, quarantine_h in raw["slices"]
-            ],
+            active=[_slice(record) for record in raw["active"]],
             retired=RetiredHours.from_json(raw["retired"]),
+            settled_span={kind: tuple(span) for kind, span in raw["settled_span"].items()},
+            settled_through={int(p): end for p, end in raw["settled_through"].items()},
+            settled_body=body,
         )
+
+
+def _record(covered: CoveredSlice) -> list:
+    c, s = covered.commit, covered.slice
+    quarantine = _rows_by_hour(c.quarantine_hours)
+    return [
+        s.partition,
+        s.start,
+        s.end,
+        covered.take_from,
+        c.max_event_time,
+        c.raw_hours,
+        quarantine,
+    ]
+
+
+def _slice(record: list) -> CoveredSlice:
+    p, start, end, take_from, event, raw_hours, quarantine_hours = record
+    return CoveredSlice(
+        LandedSlice(SliceId(p, start, end), raw_hours, quarantine_hours, event), take_from
+    )
 
 
 def _rows_by_hour(hours: dict) -> dict[str, int]:

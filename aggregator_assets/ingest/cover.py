@@ -14,7 +14,7 @@ markers continue the chain from there.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aggregator_assets.ingest.checkpoint import Checkpoint, RetiredHours
 from aggregator_assets.ingest.commits import Commit, CoveredSlice
@@ -24,35 +24,61 @@ from aggregator_assets.ingest.fetch import Fingerprint
 
 @dataclass
 class Cover:
-    chains: dict[int, list[CoveredSlice]]  # partition -> slices in offset order
+    loose: dict[int, list[CoveredSlice]]  # partition -> chained loose markers, in offset order
     ends: dict[int, tuple[int, Fingerprint | None]]  # partition -> (next offset, record before)
-    retired: RetiredHours = field(default_factory=RetiredHours)
+    checkpoint: Checkpoint | None = None
 
     @property
     def through(self) -> dict[int, int]:
         """Per partition, the landing offset the cover reaches (an hour file records it)."""
         return {p: end for p, (end, _) in self.ends.items()}
 
+    @property
+    def retired(self) -> RetiredHours:
+        return self.checkpoint.retired if self.checkpoint else RetiredHours()
+
+    @property
+    def chains(self) -> dict[int, list[CoveredSlice]]:
+        """Partition -> every slice of the chain that has kept pieces, in offset order."""
+        return _by_partition(
+            [*(self.checkpoint.slices if self.checkpoint else ()), *_flat(self.loose)]
+        )
+
     def slices_for(self, kind: str, hour: str) -> list[CoveredSlice]:
-        """The slices with rows in an hour (`raw` or `quarantine`), in (partition, offset) order."""
-        return [
-            c for p in sorted(self.chains) for c in self.chains[p] if hour in c.commit.hours(kind)
-        ]
+        """The slices with rows in an hour (`raw` or `quarantine`), in (partition, offset) order.
+
+        Settled slices of the checkpoint are parsed only for an hour they may hold."""
+        candidates = list(_flat(self.loose))
+        if self.checkpoint:
+            candidates += self.checkpoint.active
+            if self.checkpoint.may_have_settled(kind, hour):
+                candidates += self.checkpoint.settled
+        found = [c for c in candidates if hour in c.commit.hours(kind)]
+        return sorted(found, key=lambda c: (c.slice.partition, c.take_from))
 
     def is_retired(self, kind: str, hour: str) -> bool:
         """Whether retention removed pieces of this hour: its sealed file holds those offsets."""
         return self.retired.contains(kind, hour)
 
 
+def _flat(chains: dict[int, list[CoveredSlice]]) -> list[CoveredSlice]:
+    return [c for p in sorted(chains) for c in chains[p]]
+
+
+def _by_partition(slices: list[CoveredSlice]) -> dict[int, list[CoveredSlice]]:
+    chains: dict[int, list[CoveredSlice]] = defaultdict(list)
+    for covered in sorted(slices, key=lambda c: (c.slice.partition, c.take_from)):
+        chains[covered.slice.partition].append(covered)
+    return dict(chains)
+
+
 def compute_cover(commits: list[Commit], checkpoint: Checkpoint | None = None) -> Cover:
     """Chain committed slices per partition; raise if offsets are missing between them."""
-    chains: dict[int, list[CoveredSlice]] = defaultdict(list)
-    ends: dict[int, tuple[int, Fingerprint | None]] = {}
+    loose: dict[int, list[CoveredSlice]] = defaultdict(list)
     marks = checkpoint.partitions if checkpoint else {}
-    for covered in checkpoint.slices if checkpoint else ():
-        chains[covered.slice.partition].append(covered)
-    for partition, mark in marks.items():
-        ends[partition] = (mark.through, mark.last)
+    ends: dict[int, tuple[int, Fingerprint | None]] = {
+        p: (mark.through, mark.last) for p, mark in marks.items()
+    }
     by_partition: dict[int, list[Commit]] = defaultdict(list)
     for commit in commits:
         by_partition[commit.slice.partition].append(commit)
@@ -67,7 +93,7 @@ def compute_cover(commits: list[Commit], checkpoint: Checkpoint | None = None) -
                 )
             if commit.slice.end <= covered:
                 continue
-            chains[partition].append(CoveredSlice(commit, take_from=covered))
+            loose[partition].append(CoveredSlice(commit, take_from=covered))
             covered, last = commit.slice.end, commit.last
         ends[partition] = (covered, last)
-    return Cover(dict(chains), ends, checkpoint.retired if checkpoint else RetiredHours())
+    return Cover(dict(loose), ends, checkpoint)

@@ -160,11 +160,13 @@ class Landing:
         markers, without reading the markers at or below `checked`."""
         snapshot = self.snapshot(since=checked)
         checkpoint, since = snapshot.checkpoint, snapshot.since
-        kept = [
-            c.commit
-            for c in (checkpoint.slices if checkpoint else ())
-            if c.slice.end > since.get(c.slice.partition, 0)
-        ]
+        compacted: list[CoveredSlice] = []
+        if checkpoint:
+            compacted = checkpoint.active
+            behind = checkpoint.settled_through.items()
+            if any(end > since.get(p, 0) for p, end in behind):  # a cursor far behind
+                compacted = checkpoint.slices
+        kept = [c.commit for c in compacted if c.slice.end > since.get(c.slice.partition, 0)]
         marks = checkpoint.partitions if checkpoint else {}
         return LandingChanges(
             landed_end=snapshot.landed_end,

@@ -4,13 +4,17 @@ Without it the landing log grows forever (about three times the data once raw ho
 commit markers pile up (a sensor tick lists them all) and orphans of crashed runs stay. A pass:
 
 1. **Snapshot** the landing (newest checkpoint + loose markers, `Landing.snapshot`).
-2. **Retention.** For each hour with kept pieces that ended more than `retention` ago, read the
-   footer of its sealed file (raw or quarantine): the pieces of slices the file was built
-   through (`aggregator.landing_through`) are dropped, and the hour is marked retired: its file
-   is now their record, and a rebuild starts from it (`hours.build_hour`). Pieces of hours
-   without a file, and slices landed after the file was built, are kept.
-3. **Compaction.** The chain of the cover is written as checkpoint generation N+1 (kept slices,
-   per-partition marks, retired hours), published only if no generation N+1 exists yet.
+2. **Sealing and retention.** A piece is sealed once its hour file (raw or quarantine) was built
+   through its slice (`aggregator.landing_through` in the file's footer). Footers are read for
+   the pieces not yet known sealed (landed since about the previous pass) and for hours past
+   `retention`. The sealed pieces of an hour that ended more than `retention` ago are dropped
+   and the hour is marked retired: its file is now their record, and a rebuild starts from it
+   (`hours.build_hour`). Pieces of hours without a file, and slices landed after the file was
+   built, are kept. Old sealed hours without any piece are marked retired too, so retired hours
+   stay one span.
+3. **Compaction.** The chain of the cover is written as checkpoint generation N+1 (its slices
+   with kept pieces, active or settled, per-partition marks, retired hours), published only if
+   no generation N+1 exists yet.
 4. **Deletion**, only of what the *previous* checkpoint (N, already published and read as the
    newest) made redundant, one generation late: markers of slices ending at or below its
    `through`; pieces neither N nor N+1 keeps, once older than `gc_grace` and below the end of
@@ -38,6 +42,7 @@ from aggregator_assets.ingest.commits import (
     CoveredSlice,
     LandedSlice,
     SliceId,
+    hour_dir,
     hour_of_dir,
 )
 from aggregator_assets.ingest.cover import Cover
@@ -80,10 +85,10 @@ def maintain_topic(
     snapshot = landing.snapshot()
     base = snapshot.checkpoint
     cover = snapshot.cover()
-    dropped = _retire(lake, topic, cover, now - settings.retention_period)
+    pieces = _sort_pieces(lake, topic, base, cover, now - settings.retention_period)
     new = base
-    if snapshot.commits or dropped:
-        new = _next_checkpoint(snapshot, cover, dropped)
+    if snapshot.commits or pieces.changed:
+        new = _next_checkpoint(snapshot, cover, pieces)
         published = lake.write_bytes(
             landing.checkpoint_path(new.generation), new.to_json(), replaces=lambda _: False
         )
@@ -91,7 +96,7 @@ def maintain_topic(
             report.note = f"checkpoint {new.generation} was written by a concurrent pass"
             return report
         report.compacted = len(snapshot.commits)
-        report.retired_hours = sorted({f"{kind} {hour}" for kind, hour, _ in dropped})
+        report.retired_hours = sorted({f"{kind} {hour}" for kind, hour, _ in pieces.dropped})
     report.generation = new.generation if new else None
     _delete_redundant(landing, snapshot, new, cover.through, now - settings.grace_period, report)
     return report
@@ -105,53 +110,97 @@ def collect_staging(lake: Lake, settings: LandingSettings, now: datetime | None 
     return len(old)
 
 
-def _retire(
-    lake: Lake, topic: str, cover: Cover, ended_before: datetime
-) -> set[tuple[str, str, SliceId]]:
-    """(kind, hour, slice) of the pieces whose hour is old enough and sealed through them."""
-    dropped: set[tuple[str, str, SliceId]] = set()
-    for kind in KINDS:
-        by_hour: dict[str, list[CoveredSlice]] = {}
-        for chain in cover.chains.values():
-            for covered in chain:
-                for hour in covered.commit.hours(kind):
-                    by_hour.setdefault(hour, []).append(covered)
-        for hour, slices in sorted(by_hour.items()):
-            start = hour_of_dir(hour)
-            if start + HOUR > ended_before:
-                continue
-            sealed = file_landing_through(lake, HOUR_FILES[kind](topic, start))
-            if sealed is None:
-                continue  # never built: its pieces are all there is
-            for covered in slices:
-                if covered.slice.end <= sealed.get(covered.slice.partition, 0):
-                    dropped.add((kind, hour, covered.slice))
-    return dropped
+@dataclass
+class _Pieces:
+    """The chain's slices sorted by what their pieces are now."""
+
+    active: list[CoveredSlice] = field(default_factory=list)  # a piece not yet sealed
+    settled: list[CoveredSlice] = field(default_factory=list)  # every piece sealed
+    dropped: set[tuple[str, str, SliceId]] = field(default_factory=set)  # retired pieces
+    retired: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in KINDS})
+    changed: bool = False  # anything the base checkpoint does not say yet
 
 
-def _next_checkpoint(
-    snapshot: LandingSnapshot, cover: Cover, dropped: set[tuple[str, str, SliceId]]
-) -> Checkpoint:
-    base = snapshot.checkpoint
-    kept: list[CoveredSlice] = []
-    for partition in sorted(cover.chains):
-        for covered in cover.chains[partition]:
-            hours = {
-                kind: {
-                    h: _rows(n)
-                    for h, n in covered.commit.hours(kind).items()
-                    if (kind, h, covered.slice) not in dropped
-                }
-                for kind in KINDS
-            }
-            if hours["raw"] or hours["quarantine"]:
+def _sort_pieces(
+    lake: Lake, topic: str, base: Checkpoint | None, cover: Cover, ended_before: datetime
+) -> _Pieces:
+    """Which pieces are sealed (their hour file was built through their slice), and which of
+    those retention retires (the hour ended before `ended_before`). Hour file footers are read
+    for the pieces not known to be sealed, and for old ones: a few per pass."""
+    known = {c.slice for c in base.settled} if base else set()
+    footers: dict[tuple[str, str], dict[int, int] | None] = {}
+    out = _Pieces()
+    for chain in cover.chains.values():
+        for covered in chain:
+            kept: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+            all_sealed = True
+            for kind in KINDS:
+                for hour, rows in covered.commit.hours(kind).items():
+                    old = hour_of_dir(hour) + HOUR <= ended_before
+                    sealed = covered.slice in known
+                    if old or not sealed:
+                        if (kind, hour) not in footers:
+                            path = HOUR_FILES[kind](topic, hour_of_dir(hour))
+                            footers[kind, hour] = file_landing_through(lake, path)
+                        through = footers[kind, hour]
+                        p = covered.slice.partition
+                        sealed = through is not None and covered.slice.end <= through.get(p, 0)
+                    if sealed and old:
+                        out.dropped.add((kind, hour, covered.slice))
+                        out.retired[kind].add(hour)
+                    else:
+                        kept[kind][hour] = _rows(rows)
+                        all_sealed &= sealed
+            if kept["raw"] or kept["quarantine"]:
                 landed = LandedSlice(
-                    covered.slice, hours["raw"], hours["quarantine"], covered.commit.max_event_time
+                    covered.slice, kept["raw"], kept["quarantine"], covered.commit.max_event_time
                 )
-                kept.append(CoveredSlice(landed, covered.take_from))
+                (out.settled if all_sealed else out.active).append(
+                    CoveredSlice(landed, covered.take_from)
+                )
+    _retire_hours_without_pieces(lake, topic, base, cover, out, ended_before)
+    out.changed = bool(out.dropped or any(out.retired.values())) or known != {
+        c.slice for c in out.settled
+    }
+    return out
+
+
+def _retire_hours_without_pieces(
+    lake: Lake,
+    topic: str,
+    base: Checkpoint | None,
+    cover: Cover,
+    out: _Pieces,
+    ended_before: datetime,
+) -> None:
+    """Mark old sealed hours that have no pieces retired too, so retired hours stay one span
+    (quarantine hours with pieces are a few scattered ones). Only hours after the last retired
+    span are looked at, so each is looked at about once."""
     retired = base.retired if base else RetiredHours()
     for kind in KINDS:
-        retired = retired.with_hours(kind, {h for k, h, _ in dropped if k == kind})
+        with_pieces = {h for c in (*out.active, *out.settled) for h in c.commit.hours(kind)}
+        spans = retired.with_hours(kind, out.retired[kind]).spans.get(kind, [])
+        if spans:
+            hour = hour_of_dir(spans[-1][1]) + HOUR
+        else:
+            hours = {
+                h for chain in cover.chains.values() for c in chain for h in c.commit.hours(kind)
+            }
+            if not hours:
+                continue
+            hour = hour_of_dir(min(hours))
+        while hour + HOUR <= ended_before:
+            name = hour_dir(hour)
+            if name not in with_pieces and lake.exists(HOUR_FILES[kind](topic, hour)):
+                out.retired[kind].add(name)
+            hour += HOUR
+
+
+def _next_checkpoint(snapshot: LandingSnapshot, cover: Cover, pieces: _Pieces) -> Checkpoint:
+    base = snapshot.checkpoint
+    retired = base.retired if base else RetiredHours()
+    for kind in KINDS:
+        retired = retired.with_hours(kind, pieces.retired[kind])
     marks = {}
     for partition, (through, last) in cover.ends.items():
         old = base.partitions.get(partition) if base else None
@@ -166,11 +215,8 @@ def _next_checkpoint(
                 [old and old.max_kafka_timestamp, *(c.max_kafka_timestamp for c in commits)]
             ),
         )
-    return Checkpoint(
-        generation=(base.generation + 1) if base else 1,
-        partitions=marks,
-        slices=kept,
-        retired=retired,
+    return Checkpoint.build(
+        (base.generation + 1) if base else 1, marks, pieces.active, pieces.settled, retired
     )
 
 

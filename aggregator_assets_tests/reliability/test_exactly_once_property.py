@@ -189,21 +189,22 @@ def test_raw_plus_quarantine_is_what_was_produced_exactly_once(broker, tmp_path_
         for h in range(first, last + 1):
             build_hour(store, landing, config.topics[0], BASE_HOUR + timedelta(hours=h), cover)
 
-    def maintain(store: Lake, retire_through: int) -> None:
-        # Pieces of a landing in flight are younger than the grace period; anything else that
-        # exists now may count as old (a pass hours later), so garbage collection acts at once.
+    def maintain(store: Lake, retire_through: int, inside_a_run: bool = False) -> None:
+        # Pieces of a landing in flight, and files a run is staging, are younger than the grace
+        # period; anything else that exists now may count as old (as for a pass hours later),
+        # so garbage collection acts at once.
         now = datetime.now(timezone.utc) + (timedelta() if landing_in_flight[0] else GRACE * 2)
         settings_ = _retention(retire_through, now)
         maintain_topic(store, topic, settings_, now=now)
-        if not landing_in_flight[0]:
+        if not inside_a_run:
             collect_staging(store, settings_, now=now)
 
     def one_pass() -> None:
-        maintain(lake, LAST_HOUR)
+        maintain(lake, LAST_HOUR, inside_a_run=True)
 
     def two_passes() -> None:  # compaction and retention, then deletion of what they retired
-        maintain(lake, LAST_HOUR)
-        maintain(lake, LAST_HOUR)
+        maintain(lake, LAST_HOUR, inside_a_run=True)
+        maintain(lake, LAST_HOUR, inside_a_run=True)
 
     def run(op: Run) -> None:
         last = op.first + op.extra
