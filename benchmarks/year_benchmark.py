@@ -286,6 +286,8 @@ def main() -> None:
     ]
     for title, figures in (("with landing lifecycle", kept), ("landing kept forever", forever)):
         labels = list(figures)
+        if not labels:
+            continue
         print(f"\n{title}:")
         print(f"{'':<30}" + "".join(f"{label:>14}" for label in labels))
         for name, key, fmt in rows:

@@ -17,12 +17,14 @@ commit markers pile up (a sensor tick lists them all) and orphans of crashed run
    no generation N+1 exists yet.
 4. **Deletion**, only of what the *previous* checkpoint (N, already published and read as the
    newest) made redundant, one generation late: markers of slices ending at or below its
-   `through`; pieces neither N nor N+1 keeps, once older than `gc_grace` and below the end of
-   the chain (orphans of crashed slices, duplicates of concurrent runs, retired pieces; an
-   orphan past the end keeps its name until a run lands that slice again and commits it);
-   checkpoints older than N; folders left empty. A concurrent maintenance that wrote its own
-   N+1 from the same N keeps a subset of N's pieces plus those of markers it read, which are
-   either kept here too or younger than the grace period, so nothing it references is deleted.
+   `through`, up to the first slice N knows with an unsealed piece (the markers left are a
+   contiguous tail of the chain, its last slice included); pieces neither N nor N+1 keeps,
+   once older than `gc_grace` and below the end of the chain (orphans of crashed slices,
+   duplicates of concurrent runs, retired pieces; an orphan past the end keeps its name until
+   a run lands that slice again and commits it); checkpoints older than N; folders left
+   empty. A concurrent maintenance that wrote its own N+1 from the same N keeps a subset of
+   N's pieces plus those of markers it read, which are either kept here too or younger than
+   the grace period, so nothing it references is deleted.
 
 A kill -9 at any point leaves either the old checkpoint or the new one, plus files that the next
 pass deletes; readers that read an older checkpoint and find a piece gone fail with a transient
@@ -229,9 +231,20 @@ def _delete_redundant(
     report: MaintenanceReport,
 ) -> None:
     lake, base = landing.lake, snapshot.checkpoint
-    # Markers a published checkpoint (read as the newest) already holds, or made redundant.
+    # Markers a published checkpoint (read as the newest) already holds, or made redundant;
+    # but the markers of a partition stay a contiguous tail of its chain that holds its last
+    # slice and every slice with a piece not yet sealed, so a reader of markers alone (the live
+    # views' SQL) still sees every unsealed landed record and where the landing ends.
     through = base.through if base else {}
-    markers = [p for p, s in snapshot.markers.items() if s.end <= through.get(s.partition, 0)]
+    keep_from = {p: end - 1 for p, end in through.items()}
+    for covered in base.active if base else ():
+        p = covered.slice.partition
+        keep_from[p] = min(keep_from[p], covered.slice.start)
+    markers = [
+        path
+        for path, s in snapshot.markers.items()
+        if s.end <= min(through.get(s.partition, 0), keep_from.get(s.partition, 0))
+    ]
     lake.delete_files(markers)
     report.count("markers", len(markers), 0)
     # Pieces neither the base nor the new checkpoint keeps, once older than the grace period.

@@ -16,9 +16,9 @@ from dagster import RetryPolicy
 
 from aggregator_assets.assets.raw import raw_asset
 from aggregator_assets.config import LandingSettings
-from aggregator_assets.ingest.commits import hour_dir
+from aggregator_assets.ingest.commits import hour_dir, hour_of_dir
 from aggregator_assets.ingest.hours import build_hour
-from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.lifecycle import collect_staging, maintain_topic
 from aggregator_assets.lake import Lake
 from aggregator_assets.lake.storage import STAGING_DIR
@@ -47,6 +47,7 @@ from aggregator_assets_tests.ingest.lifecycle_helpers import (
 from aggregator_assets_tests.reliability.common import range_tags
 
 SETTINGS = LandingSettings(retention="3d", gc_grace="6h")
+NO_RETENTION = LandingSettings(retention="3650d")  # the test hours are days old
 KEY = "%Y-%m-%d-%H:%M"
 HOURS = [BASE_HOUR + timedelta(hours=h) for h in range(3)]
 
@@ -84,34 +85,51 @@ def _exactly_once(lake, topic, sent):
     assert max(seen.values()) == 1, "a record is in the lake twice"
 
 
-def test_compaction_keeps_the_cover_and_leaves_no_markers(kafka, lake_resource):
+def test_compaction_keeps_the_cover_and_the_markers_a_reader_of_markers_needs(kafka, lake_resource):
+    """Markers go into a checkpoint, and are deleted a pass later, except a contiguous tail of
+    each partition's chain: its last slice and every slice with a piece in an hour not sealed
+    yet, so that markers alone (the live views read them with SQL) still give the landing's
+    end and every record no hour file holds."""
     topic = new_topic(kafka)
     config = pipeline(topic)
     lake = lake_resource.get_lake()
-    sent = mixed_records(hours=2, per_hour=30)
-    for batch in (sent[:40], sent[40:]):  # two runs: markers of both, overlapping none
-        produce(kafka, topic, batch)
-        land(kafka, lake, config)
+    sent = mixed_records(hours=3, per_hour=30)
+    for i in range(0, len(sent), 15):  # many runs: many markers
+        produce(kafka, topic, sent[i : i + 15])
+        land(kafka, lake, config, slice_records=1000)
     landing = Landing(lake, topic)
     before = landing.cover()
     markers = landing_files(lake, topic, "commits")
-    assert len(markers) >= 6  # two runs, three partitions
+    assert len(markers) >= 18
+    build(lake, config, HOURS[:1])  # hour 10 sealed; 11 and 12 (and late quarantine) not
 
-    first = maintain_topic(lake, topic, SETTINGS)
+    first = maintain_topic(lake, topic, NO_RETENTION)
     assert (first.generation, first.compacted) == (1, len(markers))
     assert not first.removed, "markers go a generation late, pieces are young and kept"
     assert reading_plan(landing.cover()) == reading_plan(before)
-    second = maintain_topic(lake, topic, SETTINGS)
-    assert second.removed == {"markers": len(markers)}
-    assert landing_files(lake, topic, "commits") == []
+    second = maintain_topic(lake, topic, NO_RETENTION)
+    assert 0 < second.removed["markers"] < len(markers)
     assert [g for g, _ in landing.checkpoints()] == [1]
-    assert landing.cover().ends == before.ends, "the next run continues where the landing ends"
+    assert reading_plan(landing.cover()) == reading_plan(before)
+
+    from_markers = compute_cover(landing.commits())  # raises if the markers left have a gap
+    assert from_markers.ends == before.ends, "the last slice of each partition keeps its marker"
+    unsealed = {
+        (kind, hour)
+        for chain in before.chains.values()
+        for c in chain
+        for kind in ("raw", "quarantine")
+        for hour in c.commit.hours(kind)
+        if hour_of_dir(hour) not in HOURS[:1]
+    }
+    for kind, hour in unsealed:
+        wanted = {c.slice for c in before.slices_for(kind, hour)}
+        assert wanted <= {c.slice for c in from_markers.slices_for(kind, hour)}
 
     produce(kafka, topic, [Sent(1, event("d1", HOURS[1], 7.0), ms(HOURS[1]), HOURS[1], True)])
     land(kafka, lake, config)  # a run after compaction lands only the new record
     assert landing.cover().through[1] == before.through[1] + 1
-    hours = landed_hours(lake, topic)
-    build(lake, config, hours)
+    build(lake, config, landed_hours(lake, topic))
     _exactly_once(lake, topic, [*sent, Sent(1, b"", 0, None, True)])
 
 
@@ -228,7 +246,7 @@ def test_sensor_tick_after_compaction_reads_one_checkpoint_and_asks_for_late_hou
 
     for clock in (None, later(7)):  # compact and retire, then remove what that made redundant
         maintain_topic(lake, topic, SETTINGS, now=clock)
-    assert landing_files(lake, topic, "commits") == []
+    assert len(landing_files(lake, topic, "commits")) == 1, "the last slice's marker stays"
     lake.calls.clear()
     quiet = plan_tick(config.topics[0], config, lake, ends, first.cursor, now, tick)
     assert [r.run_key for r in quiet.run_requests] == [r.run_key for r in again.run_requests]
@@ -351,6 +369,7 @@ def test_a_pass_killed_mid_way_leaves_a_landing_the_next_pass_finishes(
     maintain_topic(lake, topic, SETTINGS)  # retires the sealed hours: the next pass deletes
     produce(kafka, topic, sent[60:])
     land(kafka, lake, config)
+    markers = len(landing_files(lake, topic, "commits"))
     ready = tmp_path / "ready"
     child = subprocess.Popen(
         [
@@ -380,7 +399,8 @@ def test_a_pass_killed_mid_way_leaves_a_landing_the_next_pass_finishes(
     for clock in (later(7), later(7)):
         maintain_topic(lake, topic, SETTINGS, now=clock)
     assert collect_staging(lake, SETTINGS, now=later(7)) >= (where == "publish")
-    assert landing_files(lake, topic, "commits") == []
+    assert len(landing_files(lake, topic, "commits")) < markers
+    assert compute_cover(landing.commits()).ends == landing.cover().ends
     hours = landed_hours(lake, topic)
     build(lake, config, hours)
     _exactly_once(lake, topic, sent)

@@ -40,8 +40,10 @@ def test_maintenance_reports_what_it_compacted_retired_and_kept(kafka, local_lak
     topic = new_topic(kafka)
     config = pipeline(topic)
     lake = local_lake.get_lake()
-    produce(kafka, topic, mixed_records(hours=2))
-    land(kafka, lake, config)
+    sent = mixed_records(hours=2)
+    for half in (sent[: len(sent) // 2], sent[len(sent) // 2 :]):  # two runs
+        produce(kafka, topic, half)
+        land(kafka, lake, config)
     build(lake, config, [BASE_HOUR, BASE_HOUR + timedelta(hours=1)])
     markers = len(landing_files(lake, topic, "commits"))
     asset = maintenance_asset(config)
@@ -55,7 +57,8 @@ def test_maintenance_reports_what_it_compacted_retired_and_kept(kafka, local_lak
     assert topic in first["topics"]
 
     second = _metadata(materialize([asset], resources={"lake": local_lake}))
-    assert second["removed_by_kind"]["markers"] == markers
+    # all but the last marker of each partition (3), which stays loose for readers of markers
+    assert second["removed_by_kind"]["markers"] == markers - 3
     assert second["landing_bytes_kept"] < first["landing_bytes_kept"]
 
 

@@ -33,9 +33,10 @@ from hypothesis import strategies as st
 
 from aggregator_assets.config import LandingSettings
 from aggregator_assets.ingest.advance import advance_landing
+from aggregator_assets.ingest.commits import hour_of_dir
 from aggregator_assets.ingest.errors import TransientIngestError
-from aggregator_assets.ingest.hours import COVER_METADATA_KEY, build_hour
-from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.hours import COVER_METADATA_KEY, build_hour, file_landing_through
+from aggregator_assets.ingest.landing import Landing, compute_cover
 from aggregator_assets.ingest.lifecycle import collect_staging, maintain_topic
 from aggregator_assets.lake import Lake, parse_hour_path
 from aggregator_assets.resources import KafkaResource, LakeResource
@@ -251,6 +252,7 @@ def test_raw_plus_quarantine_is_what_was_produced_exactly_once(broker, tmp_path_
         for op in plan:
             run(op) if isinstance(op, Run) else maintenance(op)
             assert_files_hold_their_cover(lake, topic, produced)
+            assert_markers_reach_every_unsealed_slice(lake, topic)
     maintain(lake, LAST_HOUR)
     run(Run(0, LAST_HOUR))  # the final backfill over every hour
     maintain(lake, LAST_HOUR)
@@ -289,3 +291,22 @@ def assert_files_hold_their_cover(lake: Lake, topic: str, produced: dict) -> Non
                 if r.home() == (stage, hour) and o < through.get(str(p), 0)
             }
             assert set(offsets(file.read())) == expected, f"{path} and its landing_through"
+
+
+def assert_markers_reach_every_unsealed_slice(lake: Lake, topic: str) -> None:
+    """Markers alone (what the live views read) give the landing's end, and every slice with
+    rows past what the hour's file was built through."""
+    landing = Landing(lake, topic)
+    cover = landing.cover()
+    from_markers = compute_cover(landing.commits())
+    assert from_markers.ends == cover.ends
+    for chain in cover.chains.values():
+        for covered in chain:
+            for kind in ("raw", "quarantine"):
+                for hour in covered.commit.hours(kind):
+                    at = hour_of_dir(hour)
+                    path = f"{kind}/{topic}/year={at:%Y}/month={at:%m}/day={at:%d}/hour={at:%H}"
+                    through = file_landing_through(lake, f"{path}/part-0.parquet") or {}
+                    if covered.slice.end > through.get(covered.slice.partition, 0):
+                        found = {c.slice for c in from_markers.slices_for(kind, hour)}
+                        assert covered.slice in found, f"{covered.slice} of {hour}: no marker"
