@@ -44,6 +44,16 @@ class Cover:
             [*(self.checkpoint.slices if self.checkpoint else ()), *_flat(self.loose)]
         )
 
+    def hours(self) -> set[tuple[str, str]]:
+        """(kind, hour) of every hour with kept pieces."""
+        return {
+            (kind, hour)
+            for chain in self.chains.values()
+            for covered in chain
+            for kind in ("raw", "quarantine")
+            for hour in covered.commit.hours(kind)
+        }
+
     def slices_for(self, kind: str, hour: str) -> list[CoveredSlice]:
         """The slices with rows in an hour (`raw` or `quarantine`), in (partition, offset) order.
 
@@ -73,7 +83,10 @@ def _by_partition(slices: list[CoveredSlice]) -> dict[int, list[CoveredSlice]]:
 
 
 def compute_cover(commits: list[Commit], checkpoint: Checkpoint | None = None) -> Cover:
-    """Chain committed slices per partition; raise if offsets are missing between them."""
+    """Chain committed slices per partition; raise if offsets are missing between them.
+
+    The chain continues `checkpoint`, or the one `Landing.commits()` read the markers with."""
+    checkpoint = checkpoint or getattr(commits, "checkpoint", None)
     loose: dict[int, list[CoveredSlice]] = defaultdict(list)
     marks = checkpoint.partitions if checkpoint else {}
     ends: dict[int, tuple[int, Fingerprint | None]] = {

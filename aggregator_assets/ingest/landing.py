@@ -48,6 +48,7 @@ __all__ = [
     "Landing",
     "LandingChanges",
     "LandingSnapshot",
+    "LooseMarkers",
     "SliceId",
     "compute_cover",
     "hour_dir",
@@ -79,6 +80,14 @@ class LandingSnapshot:
 
     def cover(self) -> Cover:
         return compute_cover(self.commits, self.checkpoint)
+
+
+class LooseMarkers(list):
+    """Commit markers read together with the checkpoint they continue (`Landing.commits`)."""
+
+    def __init__(self, commits: list[Commit], checkpoint: Checkpoint | None):
+        super().__init__(commits)
+        self.checkpoint = checkpoint
 
 
 @dataclass(frozen=True)
@@ -119,12 +128,15 @@ class Landing:
                 found.append((generation, path))
         return sorted(found)
 
-    def snapshot(self, since: dict[int, int] | None = None) -> LandingSnapshot:
-        """The newest checkpoint and the loose markers after it (read only past `since`)."""
+    def snapshot(
+        self, since: dict[int, int] | None = None, every_marker: bool = False
+    ) -> LandingSnapshot:
+        """The newest checkpoint and the loose markers after it (read only past `since`, or
+        every loose marker)."""
         for _ in range(SNAPSHOT_ATTEMPTS):
             newest = (self.checkpoints() or [(None, None)])[-1][1]
             try:
-                snapshot = self._read(newest, since or {})
+                snapshot = self._read(newest, since or {}, every_marker)
             except FileNotFoundError:  # maintenance removed what was listed: read again
                 continue
             if (self.checkpoints() or [(None, None)])[-1][1] == newest:
@@ -133,7 +145,9 @@ class Landing:
             f"{self.prefix}: the landing index changed under {SNAPSHOT_ATTEMPTS} reads in a row"
         )
 
-    def _read(self, checkpoint_path: str | None, since: dict[int, int]) -> LandingSnapshot:
+    def _read(
+        self, checkpoint_path: str | None, since: dict[int, int], every_marker: bool = False
+    ) -> LandingSnapshot:
         checkpoint = (
             Checkpoint.from_json(self.lake.read_bytes(checkpoint_path)) if checkpoint_path else None
         )
@@ -142,7 +156,7 @@ class Landing:
         ends = LandingSnapshot(checkpoint, checkpoint_path, markers, [], {}).landed_end
         # A cursor past the end of the landing belongs to a landing that was wiped.
         since = {p: o for p, o in since.items() if o <= ends.get(p, 0)}
-        through = checkpoint.through if checkpoint else {}
+        through = checkpoint.through if checkpoint and not every_marker else {}
         floor = {p: max(through.get(p, 0), since.get(p, 0)) for p in ends}
         commits = [
             Commit.from_json(self.lake.read_bytes(path))
@@ -174,10 +188,12 @@ class Landing:
             max_event_time={p: m.max_event_time for p, m in marks.items() if m.max_event_time},
         )
 
-    def commits(self) -> list[Commit]:
-        """The loose commit markers (those not yet compacted into a checkpoint)."""
-        paths = self.lake.list_files(self.commits_dir, ".json")
-        return [Commit.from_json(self.lake.read_bytes(p)) for p in paths]
+    def commits(self) -> LooseMarkers:
+        """Every commit marker in `commits/` (a contiguous tail of each partition's chain, see
+        `lifecycle.py`). The list remembers the checkpoint it was read with, so that
+        `compute_cover(landing.commits())` still gives the whole cover, as `cover()` does."""
+        snapshot = self.snapshot(every_marker=True)
+        return LooseMarkers(snapshot.commits, snapshot.checkpoint)
 
     def landed_positions(self, cover: Cover) -> dict[int, tuple[int, Fingerprint | None]]:
         """Per partition: the next offset to ingest and the fingerprint of the one before."""

@@ -307,7 +307,10 @@ class Lake:
         client = self._s3_client()
         for i in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[i : i + 1000]]
-            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            answer = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            refused = {e.get("Code", "?") for e in answer.get("Errors", [])}
+            if refused:  # e.g. AccessDenied: say so rather than report files as removed
+                raise OSError(f"AWS Error {', '.join(sorted(refused))} deleting in s3://{bucket}")
 
     def _s3_client(self):
         import boto3  # only maintenance needs it; the code location should not pay the import

@@ -40,13 +40,7 @@ def build(lake: Lake, config: PipelineConfig, hours: list[datetime]) -> None:
 def landed_hours(lake: Lake, topic: str) -> list[datetime]:
     """Every hour (raw or quarantine) the landing knows of, kept or retired pieces alike."""
     cover = Landing(lake, topic).cover()
-    hours = {
-        h
-        for chain in cover.chains.values()
-        for c in chain
-        for k in ("raw", "quarantine")
-        for h in c.commit.hours(k)
-    }
+    hours = {hour for _, hour in cover.hours()}
     hours |= {h for spans in cover.retired.spans.values() for span in spans for h in span}
     first = min(hour_of_dir(h) for h in hours)
     last = max(hour_of_dir(h) for h in hours)
