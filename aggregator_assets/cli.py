@@ -115,7 +115,7 @@ def run_config_check(args: argparse.Namespace) -> int:
         print(f"{topic.name} (key {topic.key_field}, event time {topic.event_time.field})")
         print(f"  assets: {', '.join([f'kafka_{name}', f'raw_{name}', *windows])}")
     if config.trips:
-        source = asset_name(str(config.trips.get("source_topic", "")))
+        source = asset_name(config.trips.source_topic)
         print(f"trips (from raw_{source}): trip_summaries, vehicle_data_lake")
     return 0
 

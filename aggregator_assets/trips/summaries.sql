@@ -6,6 +6,9 @@
 -- message, signal). The costlier aggregations run only where a spec asks for them (the wants_
 -- flags); each configured aggregation then picks its column. A configured message without data
 -- in a trip still yields its rows (LEFT JOIN): Value NULL (0 for count), Count 0, Duration NULL.
+-- With $legacy (trip_windows: legacy) the rows are the script's: only for the (device, message,
+-- signal) the day's data holds (`held`), a sum over no values is 0 as in pandas, and Duration
+-- is rounded to the microsecond, as pandas computes it from exact timestamps.
 WITH {samples},
 numbered_trips AS (
     SELECT row_number() OVER (ORDER BY device_id, trip_start) AS trip_no, *
@@ -69,7 +72,7 @@ SELECT
         WHEN 'avg' THEN st.v_avg
         WHEN 'max' THEN st.v_max
         WHEN 'min' THEN st.v_min
-        WHEN 'sum' THEN st.v_sum
+        WHEN 'sum' THEN CASE WHEN $legacy THEN coalesce(st.v_sum, 0) ELSE st.v_sum END
         WHEN 'median' THEN st.v_median
         WHEN 'stdev' THEN st.v_stdev
         WHEN 'first' THEN st.v_first
@@ -77,12 +80,20 @@ SELECT
         WHEN 'count' THEN coalesce(st.n, 0)
     END AS DOUBLE) AS "Value",
     CAST(coalesce(st.n, 0) AS BIGINT) AS "Count",
-    CAST(st.last_t - st.first_t AS DOUBLE) AS "Duration",
-    tr.trip_start AS "TripStart",
-    tr.trip_end AS "TripEnd",
-    tr.device_id || '_' || CAST(CAST(floor(tr.trip_start) AS BIGINT) AS VARCHAR) AS "TripID",
+    CAST(CASE
+        WHEN $legacy THEN round((st.last_t - st.first_t) * 1e6) / 1e6
+        ELSE st.last_t - st.first_t
+    END AS DOUBLE) AS "Duration",
+    tr.start_s AS "TripStart",
+    tr.end_s AS "TripEnd",
+    tr.device_id || '_' || CAST(tr.start_s AS VARCHAR) AS "TripID",
     tr.cluster AS "Cluster"
 FROM numbered_trips AS tr
 JOIN specs AS sp ON sp.cluster = tr.cluster
 LEFT JOIN stats AS st ON st.trip_no = tr.trip_no AND st.pair_no = sp.pair_no
+WHERE NOT $legacy OR EXISTS (
+    SELECT 1
+    FROM held AS h
+    WHERE h.device_id = tr.device_id AND h.message = sp.message AND h.signal = sp.signal
+)
 ORDER BY "TripStart", "DeviceID", sp.spec_order;

@@ -6,6 +6,8 @@
 -- running over midnight is seen as continuing and left to the day it started. The
 -- identifier_present marker is rendered by sql.py from the quoted identifier signals; devices
 -- are numbered (device_no) because ordering by an integer key is much cheaper than by a string.
+-- TripStart/TripEnd (start_s, end_s) are whole epoch seconds around the trip's samples, so
+-- every sample of a trip lies in [TripStart, TripEnd] and the types match the legacy tables.
 INSERT INTO trips
 WITH {samples},
 identifier AS (
@@ -38,7 +40,13 @@ ends AS (
     FROM bounds
     WHERE ends_trip
 )
-SELECT $cluster AS cluster, d.device_id, s.t AS trip_start, e.t AS trip_end
+SELECT
+    $cluster AS cluster,
+    d.device_id,
+    s.t AS trip_start,
+    e.t AS trip_end,
+    CAST(floor(s.t) AS BIGINT) AS start_s,
+    CAST(ceil(e.t) AS BIGINT) AS end_s
 FROM starts AS s
 JOIN ends AS e ON e.device_no = s.device_no AND e.trip_no = s.trip_no
 JOIN devices AS d ON d.device_no = s.device_no

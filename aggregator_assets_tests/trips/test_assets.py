@@ -11,23 +11,23 @@ import pytest
 from dagster import AssetKey, AssetSpec, materialize
 
 from aggregator_assets.assets.trips import raw_hours_mapping, trip_assets
-from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.lake import hour_path
 from aggregator_assets.partitions import daily_partitions, hourly_partitions, hours_between
 from aggregator_assets.resources import LakeResource
-from aggregator_assets.trips import MissingHoursError, raw_hours_dataset, summarize_day
-from aggregator_assets.trips.summarize import scan_window
+from aggregator_assets.trips.sources import MissingHoursError, raw_hours_dataset, scan_window
+from aggregator_assets.trips.summarize import summarize_day
 from aggregator_assets_tests.trips.helpers import (
     AGGREGATIONS,
     DAY,
     SIGNALS,
+    pipeline_with_trips,
     trips_config,
     vehicle_samples,
     write_external,
     write_raw_hours,
 )
 
-PIPELINE = load_pipeline_config().model_copy(update={"trips": {"aggregations": AGGREGATIONS}})
+PIPELINE = pipeline_with_trips(aggregations=AGGREGATIONS)
 RAW_SPEC = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
 DAY_KEY = f"{DAY:%Y-%m-%d}"
 OUT = "trips/trip_summaries/year=2026/month=11/day=02/part-0.parquet"

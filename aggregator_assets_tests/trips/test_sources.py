@@ -10,9 +10,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from aggregator_assets.lake import Lake
-from aggregator_assets.trips import external_lake_dataset, summarize_day
-from aggregator_assets.trips.sources import ParquetFiles
-from aggregator_assets.trips.summarize import scan_window
+from aggregator_assets.trips.sources import external_source
+from aggregator_assets.trips.summarize import summarize_day
 from aggregator_assets_tests.trips.helpers import (
     DAY,
     MESSAGE_SIGNALS,
@@ -34,11 +33,9 @@ def test_signal_missing_from_every_file_reads_as_null(tmp_path):
         table = pa.Table.from_pandas(part[columns], preserve_index=False)
         lake.write_table(f"ext/{device}/{message}/{when:%Y/%m/%d}/part.parquet", table)
     config = trips_config()
-    aggs = config.aggregations
-    source, n_files = external_lake_dataset(
-        lake, "ext", scan_window(DAY, config), aggs.messages(), aggs.signals()
-    )
-    assert isinstance(source, ParquetFiles) and n_files == len(source.paths) > 0
+    source = external_source(lake, "ext", DAY, config)
+    assert [p.dataset for p in source.parts] == [None]  # files DuckDB reads itself
+    assert source.files == len(source.parts[0].paths) > 0
 
     frame = samples[["device_id", "message", "t", *SIGNALS]].assign(AccelerationZ=float("nan"))
     expected = summarize_day(ds.dataset(pa.Table.from_pandas(frame)), DAY, config).table
