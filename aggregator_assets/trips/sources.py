@@ -84,7 +84,9 @@ def readable_time_type(time_type: pa.DataType) -> bool:
 class Part:
     """Samples whose time column has one type. Either local Parquet `paths` for DuckDB's own
     reader, with `labels` holding device_id and message of each path (row i describes paths[i])
-    for lakes that keep them in folder names, or a `dataset` DuckDB scans through Arrow."""
+    for lakes that keep them in folder names, or a `dataset` DuckDB scans through Arrow. A
+    part of one `message` (the external lake's) lets a query that wants another message skip
+    it without reading a file."""
 
     time_type: pa.DataType
     columns: frozenset[str]
@@ -92,6 +94,7 @@ class Part:
     labels: pa.Table | None = None
     dataset: ds.Dataset | None = None
     time_column: str = "t"
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,17 +147,22 @@ def _schemas(lake: Lake, paths: list[str]) -> list[pa.Schema]:
 
 
 def _by_time_type(
-    lake: Lake, files: list[str], schemas: list[pa.Schema], time_column: str
-) -> dict[pa.DataType, list[int]]:
-    """File indexes grouped by the type of their time column; unreadable files fail, named."""
-    groups: dict[pa.DataType, list[int]] = {}
+    lake: Lake,
+    files: list[str],
+    schemas: list[pa.Schema],
+    time_column: str,
+    keys: Sequence[object] | None = None,
+) -> dict[tuple, list[int]]:
+    """File indexes grouped by (type of their time column, their key from `keys`, if given);
+    unreadable files fail, named."""
+    groups: dict[tuple, list[int]] = {}
     problems = []
     for i, (path, schema) in enumerate(zip(files, schemas, strict=True)):
         field = schema.field(time_column) if time_column in schema.names else None
         if field is None or not readable_time_type(field.type):
             problems.append(f"{lake.uri(path)}: {_time_problem(schema, time_column)}")
         else:
-            groups.setdefault(field.type, []).append(i)
+            groups.setdefault((field.type, keys[i] if keys else None), []).append(i)
     if problems:
         raise UnreadableTimeError(problems)
     return groups
@@ -193,7 +201,7 @@ def raw_hours_dataset(
         raise MissingHoursError(missing)
     schemas = _schemas(lake, files)
     parts = []
-    for time_type, chosen in _by_time_type(lake, files, schemas, time_column).items():
+    for (time_type, _), chosen in _by_time_type(lake, files, schemas, time_column).items():
         paths = [lake.path(files[i]) for i in chosen]
         columns = frozenset(name for i in chosen for name in schemas[i].names)
         if not lake.is_s3:
@@ -264,7 +272,10 @@ def external_lake_dataset(
     labels = [(d, m) for (d, m, _), chunk in zip(folders, listed, strict=True) for _ in chunk]
     schemas = _schemas(lake, files)
     parts = []
-    for time_type, chosen in _by_time_type(lake, files, schemas, "t").items():
+    by_message = [m for _, m in labels]
+    for (time_type, message), chosen in _by_time_type(
+        lake, files, schemas, "t", by_message
+    ).items():
         columns = frozenset(name for i in chosen for name in schemas[i].names)
         if not lake.is_s3:
             table = pa.table(
@@ -274,7 +285,7 @@ def external_lake_dataset(
                 }
             )
             paths = tuple(lake.path(files[i]) for i in chosen)
-            parts.append(Part(time_type, columns, paths, labels=table))
+            parts.append(Part(time_type, columns, paths, labels=table, message=message))
             continue
         partitioning = ds.DirectoryPartitioning(
             pa.schema([("device_id", _LABEL), ("message", _LABEL)]),
@@ -290,7 +301,7 @@ def external_lake_dataset(
             partitioning=partitioning,
             partition_base_dir=lake.path(prefix),
         )
-        parts.append(Part(time_type, frozenset(schema.names), dataset=dataset))
+        parts.append(Part(time_type, frozenset(schema.names), dataset=dataset, message=message))
     held = None
     if whole_days:
         held = held_signals(

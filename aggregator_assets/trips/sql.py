@@ -40,6 +40,7 @@ class PartSql:
     time_column: str
     time_type: pa.DataType
     columns: frozenset[str]
+    one_message: bool = False  # the message is the parameter $message_<i>, not a column
 
 
 def parameters(text: str, values: dict) -> dict:
@@ -63,10 +64,11 @@ def source_rows(parts: Sequence[PartSql], signals: list[str]) -> str:
         labelled = part.reader == "source_labelled_files"
         t_filter, t = epoch_seconds(f"p.{quote_ident(part.time_column)}", part.time_type)
         absent = [name for name in signals if name not in part.columns]
+        message = f"$message_{i}" if part.one_message else "p.message"
         selects.append(
             template("source_part").format(
                 device_id="l.device_id" if labelled else "p.device_id",
-                message="l.message" if labelled else "p.message",
+                message="l.message" if labelled and not part.one_message else message,
                 t=t,
                 t_filter=t_filter,
                 signal_columns=signal_columns(signals, absent, table="p"),
@@ -114,7 +116,7 @@ def signal_columns(signals: list[str], absent: Sequence[str] = (), table: str = 
     return ",\n    ".join(items)
 
 
-def signal_value(signals: list[str], table: str = "s", index: str = "ms.signal_idx") -> str:
+def signal_value(signals: list[str], table: str = "s", index: str = "tp.signal_idx") -> str:
     """A CASE picking column number `index` of `signals` from `table`."""
     whens = " ".join(f"WHEN {i} THEN {table}.{quote_ident(n)}" for i, n in enumerate(signals))
     return f"CASE {index} {whens} END"

@@ -1,10 +1,11 @@
 -- One row per trip x configured (message, signal, aggregation). Each sample finds its trip by an
 -- equality join on (device, time bucket) to the trips cut into $bucket_s buckets, then the window
 -- check [trip_start, trip_end] (trips of a device never overlap, so a sample has at most one);
--- it is fanned out to the cluster's signals of its message (message_signals; the signal_value
--- marker, rendered by sql.py, picks the column by signal_idx) and aggregated once per (trip,
--- message, signal). The costlier aggregations run only where a spec asks for them (the wants_
--- flags); each configured aggregation then picks its column. A configured message without data
+-- it is fanned out to the cluster's signals of its message (message_signals, joined to the
+-- trips first as trip_pairs; the signal_value marker, rendered by sql.py, picks the column by
+-- signal_idx) and aggregated once per (trip, message, signal). The costlier aggregations run
+-- only where a spec asks for them (the wants_ flags); each configured aggregation then picks
+-- its column. A configured message without data
 -- in a trip still yields its rows (LEFT JOIN): Value NULL (0 for count), Count 0, Duration NULL.
 -- With $legacy (trip_windows: legacy) the rows are the script's: only for the (device, message,
 -- signal) the day's data holds (`held`), a sum over no values is 0 as in pandas, and Duration
@@ -27,23 +28,33 @@ trip_buckets AS (
         )) AS bucket
     FROM numbered_trips
 ),
+trip_pairs AS MATERIALIZED (
+    -- Each trip bucket with its cluster's (message, signal) pairs: small, and materialized so
+    -- that the samples meet it in one join, with it as the hash table. Left to reorder the
+    -- joins, DuckDB may build the hash table on the joined samples when it underestimates them
+    -- (a time computed from a timestamp column has no statistics), which needs gigabytes.
+    SELECT tb.*, ms.message, ms.signal_idx, ms.pair_no, ms.wants_median, ms.wants_stdev,
+        ms.wants_first, ms.wants_last
+    FROM trip_buckets AS tb
+    JOIN message_signals AS ms ON ms.cluster = tb.cluster
+),
 joined AS (
     SELECT
-        tb.trip_no,
-        ms.pair_no,
-        ms.wants_median,
-        ms.wants_stdev,
-        ms.wants_first,
-        ms.wants_last,
+        tp.trip_no,
+        tp.pair_no,
+        tp.wants_median,
+        tp.wants_stdev,
+        tp.wants_first,
+        tp.wants_last,
         s.t,
         {signal_value} AS v
     FROM samples AS s
-    JOIN trip_buckets AS tb
-        ON tb.device_id = s.device_id
-        AND tb.bucket = CAST(floor(s.t / $bucket_s) AS BIGINT)
-        AND s.t >= tb.trip_start
-        AND s.t <= tb.trip_end
-    JOIN message_signals AS ms ON ms.cluster = tb.cluster AND ms.message = s.message
+    JOIN trip_pairs AS tp
+        ON tp.device_id = s.device_id
+        AND tp.message = s.message
+        AND tp.bucket = CAST(floor(s.t / $bucket_s) AS BIGINT)
+        AND s.t >= tp.trip_start
+        AND s.t <= tp.trip_end
 ),
 stats AS (
     SELECT

@@ -252,7 +252,12 @@ def bind_source(
                 index = pa.array(range(len(part.paths)), pa.uint64())
                 con.register(f"labels_{i}", part.labels.append_column("file_index", index))
                 reader = "source_labelled_files"
-        parts.append(sql.PartSql(reader, part.time_column, part.time_type, part.columns))
+        if part.message is not None:
+            params[f"message_{i}"] = part.message
+        one_message = part.message is not None
+        parts.append(
+            sql.PartSql(reader, part.time_column, part.time_type, part.columns, one_message)
+        )
     return sql.source_rows(parts, signals), params
 
 

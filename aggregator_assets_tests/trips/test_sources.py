@@ -34,8 +34,10 @@ def test_signal_missing_from_every_file_reads_as_null(tmp_path):
         lake.write_table(f"ext/{device}/{message}/{when:%Y/%m/%d}/part.parquet", table)
     config = trips_config()
     source = external_source(lake, "ext", DAY, config)
-    assert [p.dataset for p in source.parts] == [None]  # files DuckDB reads itself
-    assert source.files == len(source.parts[0].paths) > 0
+    # Files DuckDB reads itself, one part per message (float t throughout).
+    assert {p.message for p in source.parts} == set(MESSAGE_SIGNALS)
+    assert all(p.dataset is None for p in source.parts)
+    assert source.files == sum(len(p.paths) for p in source.parts) > 0
 
     frame = samples[["device_id", "message", "t", *SIGNALS]].assign(AccelerationZ=float("nan"))
     expected = summarize_day(ds.dataset(pa.Table.from_pandas(frame)), DAY, config).table
