@@ -116,10 +116,51 @@ def signal_columns(signals: list[str], absent: Sequence[str] = (), table: str = 
     return ",\n    ".join(items)
 
 
-def signal_value(signals: list[str], table: str = "s", index: str = "tp.signal_idx") -> str:
-    """A CASE picking column number `index` of `signals` from `table`."""
-    whens = " ".join(f"WHEN {i} THEN {table}.{quote_ident(n)}" for i, n in enumerate(signals))
-    return f"CASE {index} {whens} END"
+# Each aggregation over a signal column {x} of the joined samples (time `t`), in stats.
+_AGGREGATES = {
+    "avg": "avg({x})",
+    "max": "max({x})",
+    "min": "min({x})",
+    "sum": "sum({x})",
+    "median": "median({x})",
+    "stdev": "stddev_samp({x})",
+    "first": "arg_min({x}, t) FILTER (WHERE {x} IS NOT NULL)",
+    "last": "arg_max({x}, t) FILTER (WHERE {x} IS NOT NULL)",
+}
+
+
+def signal_stats(signals: list[str], wanted: dict[str, set[str]]) -> str:
+    """The aggregate columns of summaries.sql's stats: `n_<i>` (the count of signal number i)
+    for every signal, `<aggregation>_<i>` for the aggregations `wanted` of it."""
+    items = []
+    for i, name in enumerate(signals):
+        x = quote_ident(name)
+        items.append(f"count({x}) AS n_{i}")
+        items += [
+            f"{_AGGREGATES[agg].format(x=x)} AS {agg}_{i}"
+            for agg in sorted(wanted.get(name, set()) & _AGGREGATES.keys())
+        ]
+    return ",\n        ".join(items)
+
+
+def stat_value(signals: list[str], wanted: dict[str, set[str]]) -> str:
+    """A CASE picking the stats column of the spec's signal (sp.signal_idx) and aggregation.
+    A count of nothing is 0; so is a sum in legacy mode (pandas)."""
+    whens = []
+    for i, name in enumerate(signals):
+        for agg in sorted(wanted.get(name, set())):
+            column = {
+                "count": f"coalesce(st.n_{i}, 0)",
+                "sum": f"CASE WHEN $legacy THEN coalesce(st.sum_{i}, 0) ELSE st.sum_{i} END",
+            }.get(agg, f"st.{agg}_{i}")
+            whens.append(f"WHEN sp.signal_idx = {i} AND sp.aggregation = '{agg}' THEN {column}")
+    return "CASE " + "\n        ".join(whens) + " END" if whens else "NULL"
+
+
+def stat_count(signals: list[str]) -> str:
+    """A CASE picking the count of the spec's signal (sp.signal_idx) from stats."""
+    whens = " ".join(f"WHEN {i} THEN st.n_{i}" for i in range(len(signals)))
+    return f"CASE sp.signal_idx {whens} END"
 
 
 def any_present(signals: list[str], table: str = "s") -> str:

@@ -66,30 +66,18 @@ class DaySummary:
     scan_window: tuple[datetime, datetime]
 
 
-# Aggregations computed only for the (message, signal) pairs a spec asks them for.
-_ON_DEMAND = ("median", "stdev", "first", "last")
-
-
-def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
-    """(specs, message_signals): the configured outputs per cluster, as tables SQL joins to."""
-    signal_idx = {name: i for i, name in enumerate(config.aggregations.signals())}
-    specs, pairs = [], {}
+def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table, dict[str, set[str]]]:
+    """(specs, cluster_messages, wanted): the configured outputs per cluster and the messages
+    each cluster aggregates, as tables SQL joins to, and the aggregations asked of each
+    signal (the only ones computed)."""
+    signals = config.aggregations.signals()
+    messages = {name: i for i, name in enumerate(config.aggregations.messages())}
+    specs, cluster_messages, wanted = [], {}, {}
     for cluster, details in config.aggregations.clusters.items():
         for spec in details.aggregations:
+            cluster_messages[(cluster, spec.message)] = messages[spec.message]
             for signal in spec.signal:
-                pair = pairs.setdefault(
-                    (cluster, spec.message, signal),
-                    {
-                        "cluster": cluster,
-                        "message": spec.message,
-                        "signal": signal,
-                        "signal_idx": signal_idx[signal],
-                        "pair_no": len(pairs),
-                        **{f"wants_{a}": False for a in _ON_DEMAND},
-                    },
-                )
-                if spec.aggregation in _ON_DEMAND:
-                    pair[f"wants_{spec.aggregation}"] = True
+                wanted.setdefault(signal, set()).add(spec.aggregation)
                 specs.append(
                     {
                         "cluster": cluster,
@@ -97,21 +85,22 @@ def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
                         "signal": signal,
                         "aggregation": spec.aggregation,
                         "spec_order": len(specs),
-                        "pair_no": pair["pair_no"],
+                        "signal_idx": signals.index(signal),
+                        "message_no": messages[spec.message],
                     }
                 )
     spec_schema = pa.schema(
         [(k, pa.string()) for k in ("cluster", "message", "signal", "aggregation")]
-        + [("spec_order", pa.int32()), ("pair_no", pa.int32())]
+        + [(k, pa.int32()) for k in ("spec_order", "signal_idx", "message_no")]
     )
-    pair_schema = pa.schema(
-        [(k, pa.string()) for k in ("cluster", "message", "signal")]
-        + [("signal_idx", pa.int32()), ("pair_no", pa.int32())]
-        + [(f"wants_{a}", pa.bool_()) for a in _ON_DEMAND]
+    message_schema = pa.schema(
+        [("cluster", pa.string()), ("message", pa.string()), ("message_no", pa.int32())]
     )
+    rows = [{"cluster": c, "message": m, "message_no": n} for (c, m), n in cluster_messages.items()]
     return (
         pa.Table.from_pylist(specs, schema=spec_schema),
-        pa.Table.from_pylist(list(pairs.values()), schema=pair_schema),
+        pa.Table.from_pylist(rows, schema=message_schema),
+        wanted,
     )
 
 
@@ -191,11 +180,11 @@ def _summarize(
     pairs = run("devices").fetchall()
     devices = sorted({device for device, _ in pairs})
     device_table, missing = assign_clusters(devices, config)
-    specs, message_signals = _plan_tables(config)
+    specs, cluster_messages, wanted = _plan_tables(config)
     held = source.folders if whole_folders else _held(pairs, signals, source)
     con.register("devices", device_table)
     con.register("specs", specs)
-    con.register("message_signals", message_signals)
+    con.register("cluster_messages", cluster_messages)
     con.register("held", held)
     con.execute(
         "CREATE TABLE trips (cluster VARCHAR, device_id VARCHAR, trip_start DOUBLE, "
@@ -224,7 +213,13 @@ def _summarize(
         "bucket_s": JOIN_BUCKET_S,
         "legacy": config.legacy,
     }
-    table = run("summaries", trip_span, signal_value=sql.signal_value(signals)).to_arrow_table()
+    table = run(
+        "summaries",
+        trip_span,
+        signal_stats=sql.signal_stats(signals, wanted),
+        value=sql.stat_value(signals, wanted),
+        count=sql.stat_count(signals),
+    ).to_arrow_table()
     return DaySummary(
         table=table.cast(OUTPUT_SCHEMA),
         trips=n_trips,
