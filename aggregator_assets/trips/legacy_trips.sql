@@ -14,17 +14,27 @@ identifier AS (
     JOIN devices AS d ON d.device_id = s.device_id AND d.cluster = $cluster
     WHERE s.message = $trip_message
 ),
+bins AS (
+    -- Samples at most $max_gap_s apart never part a trip: each device's samples reduced to the
+    -- first and last of every $max_gap_s-wide bin (a hash aggregate) leave the window pass
+    -- below to sort one row per bin, not per sample.
+    SELECT device_no, min(t) AS first_t, max(t) AS last_t
+    FROM identifier
+    GROUP BY device_no, floor(t / $max_gap_s)
+),
 marked AS (
     SELECT
         device_no,
-        t,
-        coalesce(t - lag(t) OVER (PARTITION BY device_no ORDER BY t) > $max_gap_s, true)
-            AS starts_trip
-    FROM identifier
+        first_t AS t,
+        coalesce(
+            first_t - lag(last_t) OVER (PARTITION BY device_no ORDER BY first_t) > $max_gap_s,
+            true
+        ) AS starts_trip
+    FROM bins
 ),
 last_samples AS (
-    SELECT device_no, max(t) AS last_t
-    FROM identifier
+    SELECT device_no, max(last_t) AS last_t
+    FROM bins
     GROUP BY device_no
 ),
 windows AS (

@@ -159,3 +159,16 @@ def test_empty_source_gives_empty_table():
 def test_nan_never_reaches_the_output(samples):
     table = summarize_day(_source(samples), DAY, trips_config()).table.to_pandas()
     assert not np.isnan(table.Value.dropna()).any()
+
+
+@pytest.mark.parametrize("mode", ["gaps", "legacy"])
+@pytest.mark.parametrize(("silence_s", "trips"), [(600.0, 1), (600.001, 2), (1500.0, 2)])
+def test_a_silence_over_max_gap_parts_trips_wherever_it_falls(mode, silence_s, trips):
+    """Silences inside one half hour (not only across the 10-minute grid the trip query bins
+    samples by) and between 1 Hz samples: exactly max_gap continues a trip, longer parts it."""
+    start = D0 + 8 * 3600 + 60
+    times = np.concatenate([start + np.arange(100.0), start + 99 + silence_s + np.arange(100.0)])
+    frame = pd.DataFrame({"device_id": "dev-a", "message": "CAN2_gnss_speed", "t": times})
+    frame = frame.assign(**{name: 1.0 for name in SIGNALS})
+    summary = summarize_day(_source(frame), DAY, trips_config(trip_windows=mode))
+    assert summary.trips == trips
