@@ -100,13 +100,14 @@ class Part:
 @dataclass(frozen=True)
 class Source:
     """A day's samples. `folders` is set when the parts are exactly one day's folders of the
-    external lake: the (device_id, message, signal) each folder holds. The legacy trip mode then
-    reads those folders whole, whatever their `t` says, and gives rows only for them, as the
-    script does."""
+    external lake: the (device_id, message, signal) each folder holds, and `devices` those with
+    a file in it. The legacy trip mode then reads those folders whole, whatever their `t` says,
+    and gives rows only for them, as the script does."""
 
     parts: tuple[Part, ...]
     files: int = 0
     folders: pa.Table | None = None
+    devices: tuple[str, ...] = ()
 
 
 def dataset_source(dataset: ds.Dataset, time_column: str = "t") -> Source:
@@ -310,7 +311,7 @@ def external_lake_dataset(
             for signal in signals
             if signal in schema.names
         )
-    return Source(tuple(parts), len(files), held)
+    return Source(tuple(parts), len(files), held, tuple(sorted({d for d, _ in labels})))
 
 
 def held_signals(rows: Iterable[tuple[str, str, str]]) -> pa.Table:

@@ -177,11 +177,14 @@ def _summarize(
         text = sql.render(name, rows, **fragments)
         return con.sql(text, params=sql.parameters(text, {**values, **(extra or {})}))
 
-    pairs = run("devices").fetchall()
-    devices = sorted({device for device, _ in pairs})
+    if whole_folders:  # the listing knows the devices and what their folders hold
+        devices, held = list(source.devices), source.folders
+    else:
+        pairs = run("devices").fetchall()
+        devices = sorted({device for device, _ in pairs})
+        held = _held(pairs, signals, source)
     device_table, missing = assign_clusters(devices, config)
     specs, cluster_messages, wanted = _plan_tables(config)
-    held = source.folders if whole_folders else _held(pairs, signals, source)
     con.register("devices", device_table)
     con.register("specs", specs)
     con.register("cluster_messages", cluster_messages)
