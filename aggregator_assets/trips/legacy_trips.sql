@@ -1,6 +1,6 @@
 -- Trips of one cluster as the vehicle teams' script cuts them (trip_windows: legacy). Every
 -- sample of the trip-identifier message counts, whatever its values; sorted by t, a gap over
--- $max_gap_s starts a new trip. A trip's window runs from its first sample - 1 s to the next
+-- $max_gap_s starts a new trip (found between the time bins of trip_bins.sql). A trip's window runs from its first sample - 1 s to the next
 -- trip's first sample - 2 s, and the device's last trip to its last sample + 1 s, so a window
 -- spans the parking gap after its trip. The samples are the day's only (the script reads one
 -- day folder), so a trip crossing midnight is cut there. start_s/end_s are the bounds as the
@@ -8,20 +8,7 @@
 -- truncated.
 INSERT INTO trips
 WITH {samples},
-identifier AS (
-    SELECT d.device_no, s.t
-    FROM samples AS s
-    JOIN devices AS d ON d.device_id = s.device_id AND d.cluster = $cluster
-    WHERE s.message = $trip_message
-),
-bins AS (
-    -- Samples at most $max_gap_s apart never part a trip: each device's samples reduced to the
-    -- first and last of every $max_gap_s-wide bin (a hash aggregate) leave the window pass
-    -- below to sort one row per bin, not per sample.
-    SELECT device_no, min(t) AS first_t, max(t) AS last_t
-    FROM identifier
-    GROUP BY device_no, floor(t / $max_gap_s)
-),
+{bins},
 marked AS (
     SELECT
         device_no,

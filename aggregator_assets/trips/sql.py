@@ -163,5 +163,11 @@ def stat_count(signals: list[str]) -> str:
     return f"CASE sp.signal_idx {whens} END"
 
 
+def trip_bins(identifier_present: str) -> str:
+    """The identifier and bins CTEs both trip queries start from (trip_bins.sql), counting the
+    identifier samples for which `identifier_present` holds."""
+    return template("trip_bins").format(identifier_present=identifier_present).strip()
+
+
 def any_present(signals: list[str], table: str = "s") -> str:
     return " OR ".join(f"{table}.{quote_ident(n)} IS NOT NULL" for n in signals)

@@ -200,10 +200,10 @@ def _summarize(
             "trip_message": ident.message,
             "max_gap_s": config.max_gap_delta.total_seconds(),
         }
-        if config.legacy:
-            run("legacy_trips", cut)
+        if config.legacy:  # the script looks only at the identifier message's t
+            run("legacy_trips", cut, bins=sql.trip_bins("true"))
         else:
-            run("trips", cut, identifier_present=sql.any_present(ident.signal))
+            run("trips", cut, bins=sql.trip_bins(sql.any_present(ident.signal)))
     limit = math.inf if config.legacy else (hi - config.max_gap_delta).timestamp()
     n_trips, near_end, first_start, last_end = con.execute(
         sql.template("trip_counts"), {"limit": limit}

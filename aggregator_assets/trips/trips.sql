@@ -1,29 +1,17 @@
 -- Trips of one cluster: a trip is a maximal run of trip-identifier samples whose consecutive
--- gaps are at most $max_gap_s. Samples less than $max_gap_s apart never part a trip, so each
--- device's samples are first reduced to the first and last of every $max_gap_s-wide time bin
--- (a hash aggregate, no sort); one ordered window pass over the bins then gives each bin its
--- gap to the previous and next bin of its device: a bin with no predecessor within the gap
--- starts a trip (at its first sample), one with no successor within the gap ends one (at its
--- last), and the n-th start of a device pairs with its n-th end. Only trips starting inside the
--- day are kept: the scan reaches $max_gap_s back, so a trip running over midnight is seen as
--- continuing and left to the day it started. The identifier_present marker is rendered by
--- sql.py from the quoted identifier signals; devices are numbered (device_no) because ordering
--- by an integer key is much cheaper than by a string. TripStart/TripEnd (start_s, end_s) are
--- whole epoch seconds around the trip's samples, so every sample of a trip lies in
--- [TripStart, TripEnd] and the types match the legacy tables.
+-- gaps are at most $max_gap_s (counting only samples where an identifier signal has a value).
+-- The trip_bins CTEs (trip_bins.sql, rendered into the bins marker) reduce the samples to time
+-- bins; one ordered window pass over the bins then gives each bin its gap to the previous and
+-- next bin of its device: a bin with no predecessor within the gap starts a trip (at its first
+-- sample), one with no successor within the gap ends one (at its last), and the n-th start of
+-- a device pairs with its n-th end. Only trips starting inside the day are kept: the scan
+-- reaches $max_gap_s back, so a trip running over midnight is seen as continuing and left to
+-- the day it started. TripStart/TripEnd (start_s, end_s) are whole epoch seconds around the
+-- trip's samples, so every sample of a trip lies in [TripStart, TripEnd] and the types match
+-- the legacy tables.
 INSERT INTO trips
 WITH {samples},
-identifier AS (
-    SELECT d.device_no, s.t
-    FROM samples AS s
-    JOIN devices AS d ON d.device_id = s.device_id AND d.cluster = $cluster
-    WHERE s.message = $trip_message AND ({identifier_present})
-),
-bins AS (
-    SELECT device_no, min(t) AS first_t, max(t) AS last_t
-    FROM identifier
-    GROUP BY device_no, floor(t / $max_gap_s)
-),
+{bins},
 gaps AS (
     SELECT
         device_no,

@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
+from dagster import AssetKey, AssetSpec, ExecuteInProcessResult, materialize
 
+from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.config import PipelineConfig, default_config_path
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake, hour_path
+from aggregator_assets.partitions import hourly_partitions
+from aggregator_assets.resources import LakeResource
 from aggregator_assets.trips import TripsConfig, parse_aggregations
 
 DAY = datetime(2026, 11, 2, tzinfo=timezone.utc)
@@ -87,6 +91,21 @@ def demo_config() -> dict:
 def pipeline_with_trips(**section) -> PipelineConfig:
     """The packaged pipeline with `section` as its `trips:`, validated as loading does."""
     return parse_pipeline_config({**demo_config(), "trips": section})
+
+
+def materialize_trips(
+    lake: LakeResource, pipeline: PipelineConfig, asset: str, **kwargs
+) -> ExecuteInProcessResult:
+    """Materialize one trip asset of `pipeline` (DAY unless a partition or range is given)."""
+    if "tags" not in kwargs:
+        kwargs.setdefault("partition_key", f"{DAY:%Y-%m-%d}")
+    raw = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
+    return materialize(
+        [raw, *trip_assets(pipeline)],
+        selection=[AssetKey(asset)],
+        resources={"lake": lake},
+        **kwargs,
+    )
 
 
 def _drive(rng, device: str, start: float, end: float, step: float, nan_share: float = 0.0):
@@ -210,3 +229,16 @@ def write_external(
             columns |= {s: pa.array(rows[s], pa.float64()) for s in MESSAGE_SIGNALS[message]}
             folder = f"{prefix}/{device}/{message}/{when:%Y/%m/%d}"
             lake.write_table(f"{folder}/part-{n}.parquet", pa.table(columns))
+
+
+def assert_same_rows(actual: pa.Table, expected: pa.Table, rtol: float = 1e-9) -> None:
+    """The same rows in any order, floats equal up to summation order (DuckDB aggregates in
+    parallel)."""
+    keys = ["TripStart", "DeviceID", "Message", "Signal", "Aggregation"]
+    assert actual.schema == expected.schema and actual.num_rows == expected.num_rows > 0
+    pd.testing.assert_frame_equal(
+        actual.to_pandas().sort_values(keys, ignore_index=True),
+        expected.to_pandas().sort_values(keys, ignore_index=True),
+        check_exact=False,
+        rtol=rtol,
+    )

@@ -21,11 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, AssetSpec, materialize
 
-from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.lake import Lake
-from aggregator_assets.partitions import hourly_partitions
 from aggregator_assets.resources import LakeResource
 from aggregator_assets.trips import TripsConfig, parse_aggregations
 from aggregator_assets.trips.legacy import legacy_output_path
@@ -36,6 +33,7 @@ from aggregator_assets_tests.trips.helpers import (
     DAY,
     MESSAGE_SIGNALS,
     SIGNALS,
+    materialize_trips,
     pipeline_with_trips,
     time_array,
     write_raw_hours,
@@ -254,17 +252,6 @@ def test_float_seconds_read_like_timestamps(tmp_path):
     assert on_floats.table is None and on_floats.errors
 
 
-def _materialize(lake: LakeResource, pipeline, asset: str, **kwargs):
-    raw = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
-    return materialize(
-        [raw, *trip_assets(pipeline)],
-        selection=[AssetKey(asset)],
-        resources={"lake": lake},
-        partition_key=f"{DAY:%Y-%m-%d}",
-        **kwargs,
-    )
-
-
 def test_asset_writes_the_legacy_path_on_s3(s3_lake, tmp_path):
     """`trip_summaries_external` in legacy mode over an S3 lake writes our table and the
     script's file where the script writes it; both agree with the script run on the same lake."""
@@ -278,7 +265,7 @@ def test_asset_writes_the_legacy_path_on_s3(s3_lake, tmp_path):
     pipeline = pipeline_with_trips(
         aggregations=AGGREGATIONS, trip_windows="legacy", legacy_output=True
     )
-    result = _materialize(s3_lake, pipeline, "trip_summaries_external")
+    result = materialize_trips(s3_lake, pipeline, "trip_summaries_external")
     script = run_legacy_script(local / "aggregations.json", local, DAY)
     assert set(script.errors) == set(_expected_errors(local, DAY))
     written = store.read_table(f"vehicle_data_lake/{legacy_output_path(DAY)}")
@@ -301,7 +288,7 @@ def test_legacy_output_of_a_day_without_trips_is_removed(tmp_path):
     pipeline = pipeline_with_trips(
         aggregations=AGGREGATIONS, trip_windows="legacy", legacy_output=True
     )
-    _materialize(lake, pipeline, "trip_summaries_external")
+    materialize_trips(lake, pipeline, "trip_summaries_external")
     assert not store.exists(stale)
 
 
@@ -316,7 +303,7 @@ def test_raw_hours_in_legacy_mode_equal_the_script(tmp_path):
     raw = frame.drop(columns="folder").reindex(columns=["device_id", "message", "t", *SIGNALS])
     write_raw_hours(store, raw, DAY, DAY + timedelta(hours=23))
     pipeline = pipeline_with_trips(aggregations=AGGREGATIONS, trip_windows="legacy")
-    _materialize(lake, pipeline, "trip_summaries")
+    materialize_trips(lake, pipeline, "trip_summaries")
     ours = store.read_table(f"trips/trip_summaries/{DAY_FOLDER}/part-0.parquet")
     script = run_legacy_script(tmp_path / "ext" / "aggregations.json", tmp_path / "ext", DAY)
     assert legacy_differences(ours, script.table, duration_abs=1e-6) == []

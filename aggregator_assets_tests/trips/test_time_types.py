@@ -11,12 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from dagster import AssetKey, AssetSpec, materialize
 
-from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake
-from aggregator_assets.partitions import hourly_partitions
 from aggregator_assets.resources import LakeResource
 from aggregator_assets.trips.sources import UnreadableTimeError, external_source
 from aggregator_assets.trips.summarize import summarize_day
@@ -24,7 +21,9 @@ from aggregator_assets_tests.trips.helpers import (
     AGGREGATIONS,
     DAY,
     SIGNALS,
+    assert_same_rows,
     demo_config,
+    materialize_trips,
     pipeline_with_trips,
     trips_config,
     vehicle_samples,
@@ -63,17 +62,6 @@ def _expected(samples: pd.DataFrame, config) -> pd.DataFrame:
     return summarize_day(source, DAY, config).table
 
 
-def _assert_same(actual: pa.Table, expected: pa.Table) -> None:
-    keys = ["TripStart", "DeviceID", "Message", "Signal", "Aggregation"]
-    assert actual.schema == expected.schema and actual.num_rows == expected.num_rows > 0
-    pd.testing.assert_frame_equal(
-        actual.to_pandas().sort_values(keys, ignore_index=True),
-        expected.to_pandas().sort_values(keys, ignore_index=True),
-        check_exact=False,
-        rtol=1e-12,
-    )
-
-
 def _check_mixed_lake(lake: Lake, samples: pd.DataFrame, mode: str) -> list:
     config = trips_config(trip_windows=mode)
     write_external(lake, "ext", samples, TIME_TYPES, files_per_day=2)
@@ -85,7 +73,7 @@ def _check_mixed_lake(lake: Lake, samples: pd.DataFrame, mode: str) -> list:
     if mode == "legacy":
         # The legacy reference reads the same day folders, whole.
         expected = summarize_day(external_source(lake, "float", DAY, config), DAY, config).table
-    _assert_same(summarize_day(source, DAY, config).table, expected)
+    assert_same_rows(summarize_day(source, DAY, config).table, expected, rtol=1e-12)
     return list(source.parts)
 
 
@@ -123,9 +111,9 @@ def test_external_asset_reads_a_timestamp_lake(tmp_path, samples):
     store = lake.get_lake()
     write_external(store, "vehicle_data_lake", samples, [pa.timestamp("us")])
     pipeline = pipeline_with_trips(aggregations=AGGREGATIONS)
-    _materialize(lake, pipeline, "trip_summaries_external")
+    materialize_trips(lake, pipeline, "trip_summaries_external")
     written = store.read_table(f"trips/trip_summaries_external/{DAY_FILE}")
-    _assert_same(written, _expected(samples, trips_config()))
+    assert_same_rows(written, _expected(samples, trips_config()), rtol=1e-12)
 
 
 def _unreadable_lake(lake: Lake, samples: pd.DataFrame) -> list[str]:
@@ -154,21 +142,10 @@ def test_the_asset_fails_with_the_file_named(tmp_path, samples):
     lake = LakeResource(url=str(tmp_path))
     named = _unreadable_lake(lake.get_lake(), samples)
     pipeline = pipeline_with_trips(aggregations=AGGREGATIONS, external_lake_prefix="ext")
-    result = _materialize(lake, pipeline, "trip_summaries_external", raise_on_error=False)
+    result = materialize_trips(lake, pipeline, "trip_summaries_external", raise_on_error=False)
     assert not result.success
     failure = str(result.failure_data_for_node("trip_summaries_external").error)
     assert all(path in failure for path in named)
-
-
-def _materialize(lake: LakeResource, pipeline, asset: str, **kwargs):
-    raw = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
-    return materialize(
-        [raw, *trip_assets(pipeline)],
-        selection=[AssetKey(asset)],
-        resources={"lake": lake},
-        partition_key=f"{DAY:%Y-%m-%d}",
-        **kwargs,
-    )
 
 
 def _vehicle_topic(config: dict, **changes) -> dict:
@@ -194,9 +171,9 @@ def test_raw_t_in_milliseconds_is_read_through_the_event_time(tmp_path, samples)
     store = lake.get_lake()
     first, last = DAY - timedelta(hours=1), DAY + timedelta(days=1, hours=6)
     write_raw_hours(store, samples, first, last, t_ms=True)
-    _materialize(lake, pipeline, "trip_summaries")
+    materialize_trips(lake, pipeline, "trip_summaries")
     written = store.read_table(f"trips/trip_summaries/{DAY_FILE}")
-    _assert_same(written, _expected(samples, trips_config()))
+    assert_same_rows(written, _expected(samples, trips_config()), rtol=1e-12)
 
 
 def test_raw_t_that_is_no_time_is_refused_at_load():
