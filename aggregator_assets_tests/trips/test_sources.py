@@ -8,9 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
 
 from aggregator_assets.lake import Lake
-from aggregator_assets.trips.sources import external_source
+from aggregator_assets.trips.sources import external_lake_dataset, external_source
 from aggregator_assets.trips.summarize import summarize_day
 from aggregator_assets_tests.trips.helpers import (
     DAY,
@@ -48,3 +50,16 @@ def test_signal_missing_from_every_file_reads_as_null(tmp_path):
     )
     z = actual.filter(pc.equal(actual["Signal"], "AccelerationZ")).to_pandas()
     assert len(z) > 0 and (z.Count == 0).all()
+
+
+@pytest.mark.parametrize("message", ["../../../outside", "/outside", "a/b", "a\\b", "..", "."])
+def test_listing_refuses_paths_that_leave_the_lake(tmp_path, message):
+    """Defense in depth behind the config check: a message name that would climb out of the
+    vehicle lake's folder is refused before anything outside it is listed or read."""
+    outside = tmp_path / "outside" / "2026" / "11" / "02"
+    outside.mkdir(parents=True)
+    pq.write_table(pa.table({"t": [DAY.timestamp()], "Speed": [1.0]}), outside / "x.parquet")
+    lake = Lake(str(tmp_path / "lake"))
+    (tmp_path / "lake" / "ext" / "dev-a").mkdir(parents=True)
+    with pytest.raises(ValueError, match="outside the vehicle lake folder 'ext'"):
+        external_lake_dataset(lake, "ext", [DAY.date()], [message], ["Speed"])
