@@ -34,7 +34,7 @@ from aggregator_assets.partitions import HOUR_KEY_FORMAT, hours_between
 from aggregator_assets.trips.config import TripsConfig
 
 HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
+ONE_DAY = timedelta(days=1)
 _LISTING_THREADS = 16
 
 
@@ -46,8 +46,8 @@ class MissingHoursError(RuntimeError):
         keys = ", ".join(h.strftime(HOUR_KEY_FORMAT) for h in missing)
         super().__init__(
             f"{len(missing)} raw hour partition(s) needed for this day are not materialized: "
-            f"{keys}. Materialize them (the trip asset reads the day, the gap before it and the "
-            "lookahead after it), then re-run."
+            f"{keys}. Materialize them (the trip asset reads the day and, unless its trip windows "
+            "are legacy, the gap before it and the lookahead after it), then re-run."
         )
 
 
@@ -124,8 +124,8 @@ def scan_window(day_start: datetime, config: TripsConfig) -> tuple[datetime, dat
     trips crossing either midnight whole, or just the day in legacy mode (the script reads one
     day folder and cuts trips at midnight)."""
     if config.legacy:
-        return day_start, day_start + DAY
-    return day_start - config.max_gap_delta, day_start + DAY + config.lookahead_delta
+        return day_start, day_start + ONE_DAY
+    return day_start - config.max_gap_delta, day_start + ONE_DAY + config.lookahead_delta
 
 
 def _sample_schema(signals: list[str], time_column: str, time_type: pa.DataType) -> pa.Schema:

@@ -5,13 +5,15 @@ The source (`sources.Source`) is parts of local Parquet files that DuckDB reads 
 DuckDB scans lazily (a pyarrow dataset, e.g. over S3), one part per type of time column. The
 day's window plus `max_gap` before (to see whether a trip at midnight started the day before)
 and `lookahead` after (to finish trips crossing midnight) is scanned straight from the source;
-gap detection is one ordered window pass over the trip-identifier samples, and aggregation an
-equality join of the samples to the small trips table (by device and time bucket) plus a
-GROUP BY, so the same code serves 1 device or 1000 and only the summary rows reach Python.
-DuckDB's memory is capped (`duckdb_memory_limit`) and larger work spills to a scratch folder.
+gap detection is one ordered window pass over `max_gap`-wide time bins of the trip-identifier
+samples, and aggregation an equality join of the samples to the small trips table (by device,
+message and time bucket) plus one GROUP BY per (trip, message), so the same code serves 1
+device or 1000 and only the summary rows reach Python. DuckDB's memory is capped
+(`duckdb_memory_limit`) and larger work spills to a scratch folder.
 
-`trip_windows: legacy` swaps only the trip query (legacy_trips.sql: the script's windows over
-one day) and which rows are written; the reading and aggregation are shared.
+`trip_windows: legacy` reads only the day (a vehicle lake's day folders whole) and swaps the
+trip query (legacy_trips.sql: the script's windows) and which rows are written; reading and
+aggregation are shared.
 """
 
 from __future__ import annotations
