@@ -136,7 +136,12 @@ def connect(config: TripsConfig, workdir: str) -> duckdb.DuckDBPyConnection:
     }
     if config.duckdb_threads:
         settings["threads"] = config.duckdb_threads
-    return duckdb.connect(":memory:", config=settings)
+    con = duckdb.connect(":memory:", config=settings)
+    if int(duckdb.__version__.split(".")[0]) < 2:
+        # DuckDB 1.x cannot push a join's filter into a pyarrow scan (the S3 sources):
+        # "Pushdown Filter Type BLOOM_FILTER is not currently supported in PyArrow Scans".
+        con.execute("SET disabled_optimizers = 'join_filter_pushdown'")
+    return con
 
 
 def summarize_day(
