@@ -122,7 +122,7 @@ def run_config_check(args: argparse.Namespace) -> int:
         if topic.windows:
             print(f"  window naming: {topic.window_naming} ({len(topic.window_columns)} columns)")
     if config.trips:
-        source = asset_name(str(config.trips.get("source_topic", "")))
+        source = asset_name(config.trips.source_topic)
         print(f"trips (from raw_{source}): trip_summaries, vehicle_data_lake")
     return 0
 

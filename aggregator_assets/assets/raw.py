@@ -106,7 +106,7 @@ def raw_asset(
             if is_transient(exc):
                 raise  # the RetryPolicy retries it
             # Run retries (deploy/dagster.yaml) would re-run the whole run: this tag opts it out.
-            context.instance.add_run_tags(context.run_id, {NO_RUN_RETRY_TAG: "false"})
+            context.instance.add_run_tags(context.run.run_id, {NO_RUN_RETRY_TAG: "false"})
             message = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
             raise Failure(description=message, allow_retries=False) from exc
 

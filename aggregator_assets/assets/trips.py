@@ -5,12 +5,14 @@ vehicle topic's raw hours, `trip_summaries_external` reads an existing lake laid
 `<root>/<device_id>/<message>/YYYY/MM/DD/*.parquet` (the `vehicle_data_lake` external asset).
 A trip belongs to the UTC day it starts: each day also reads `max_gap` before midnight (to skip
 trips that started the day before) and `lookahead` after the next midnight (to finish trips
-crossing it). Output: `trips/<asset>/year=YYYY/month=MM/day=DD/part-0.parquet`.
+crossing it); in legacy mode a day reads only itself, as the script does. Output:
+`trips/<asset>/year=YYYY/month=MM/day=DD/part-0.parquet`, and with `legacy_output` also the
+script's own file in the vehicle lake (`aggregator_assets.trips.legacy`).
 """
 
+import posixpath
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from dagster import (
     AssetDep,
@@ -27,21 +29,20 @@ from dagster import (
     asset,
 )
 
-from aggregator_assets.config import PipelineConfig, default_config_path
+from aggregator_assets.config import PipelineConfig
 from aggregator_assets.lake import Lake, day_path
 from aggregator_assets.partitions import daily_partitions
 from aggregator_assets.resources.lake import LakeResource
-from aggregator_assets.trips import (
-    OUTPUT_SCHEMA,
-    DaySummary,
+from aggregator_assets.trips import TripsConfig, sample_time_column
+from aggregator_assets.trips.legacy import legacy_output_path, legacy_rows
+from aggregator_assets.trips.sources import (
     MissingHoursError,
-    TripsConfig,
-    external_lake_dataset,
-    parse_trips_config,
+    UnreadableTimeError,
+    external_source,
     raw_hours_dataset,
-    summarize_day,
+    scan_window,
 )
-from aggregator_assets.trips.summarize import scan_window
+from aggregator_assets.trips.summarize import OUTPUT_SCHEMA, DaySummary, summarize_day
 
 EXTERNAL_LAKE_KEY = AssetKey("vehicle_data_lake")
 COLUMN_SCHEMA = TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in OUTPUT_SCHEMA])
@@ -54,8 +55,11 @@ def raw_hours_mapping(trips: TripsConfig) -> TimeWindowPartitionMapping:
     Dagster measures start/end offsets of a daily -> hourly mapping in downstream partitions
     (days), so the hours actually read ([day - max_gap, day + 1d + lookahead)) are rounded out
     to whole days: the previous day (its last hour holds the lookback) and as many following
-    days as the lookahead reaches into. The asset itself only requires the hours it reads.
+    days as the lookahead reaches into. The asset itself only requires the hours it reads. In
+    legacy mode a day reads only its own hours.
     """
+    if trips.legacy:
+        return TimeWindowPartitionMapping()
     return TimeWindowPartitionMapping(start_offset=-1, end_offset=trips.lookahead_days)
 
 
@@ -117,9 +121,19 @@ def _write_days(
     )
 
 
+def _mode(trips: TripsConfig) -> str:
+    if trips.legacy:
+        return "Trips and windows as the legacy script cuts them (`trip_windows: legacy`), per day."
+    return (
+        f"Trips are runs of samples without a gap over {trips.max_gap}, per UTC day a trip "
+        "starts in."
+    )
+
+
 def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
     topic = config.topic(trips.source_topic)
     signals = trips.aggregations.signals()
+    time_column = sample_time_column(topic)
 
     @asset(
         name="trip_summaries",
@@ -133,10 +147,9 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"duckdb", "parquet"},
         description=(
-            f"One row per trip x aggregation x signal of `{topic.name}`, per UTC day a trip "
-            f"starts in; reads the raw hours from {trips.max_gap} before the day to "
-            f"{trips.lookahead} after it and fails if one of them is closed but not "
-            "materialized."
+            f"One row per trip x aggregation x signal of `{topic.name}`. {_mode(trips)} "
+            "Fails if a raw hour the day reads is closed (its end plus the topic's lateness) but "
+            "not materialized."
         ),
     )
     def trip_summaries(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
@@ -149,9 +162,9 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
             window = scan_window(day, trips)
             try:
                 raw = raw_hours_dataset(
-                    store, topic.name, window, signals, now, config.partitions_start
+                    store, topic.name, window, signals, now, config.partitions_start, time_column
                 )
-            except MissingHoursError as exc:
+            except (MissingHoursError, UnreadableTimeError) as exc:
                 raise Failure(description=str(exc)) from None
             extra = {
                 "raw_files_read": len(raw.files),
@@ -165,9 +178,6 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
 
 
 def _external_trip_asset(config: PipelineConfig, trips: TripsConfig, spec: AssetSpec):
-    signals = trips.aggregations.signals()
-    messages = trips.aggregations.messages()
-
     @asset(
         name="trip_summaries_external",
         group_name=asset_group(config, trips),
@@ -177,7 +187,8 @@ def _external_trip_asset(config: PipelineConfig, trips: TripsConfig, spec: Asset
         kinds={"duckdb", "parquet"},
         description=(
             "Per-trip summaries like `trip_summaries`, computed from the existing vehicle data "
-            "lake (`vehicle_data_lake`) instead of the Kafka topic."
+            f"lake (`vehicle_data_lake`) instead of the Kafka topic. {_mode(trips)}"
+            + (" Also writes the script's own file." if trips.legacy_output else "")
         ),
     )
     def trip_summaries_external(
@@ -190,27 +201,44 @@ def _external_trip_asset(config: PipelineConfig, trips: TripsConfig, spec: Asset
             source, prefix = store, trips.external_lake_prefix
 
         def summarize(day: datetime) -> tuple[DaySummary, dict]:
-            window = scan_window(day, trips)
-            dataset, n_files = external_lake_dataset(source, prefix, window, messages, signals)
-            return summarize_day(dataset, day, trips), {"external_files_read": n_files}
+            try:
+                files = external_source(source, prefix, day, trips)
+            except UnreadableTimeError as exc:
+                raise Failure(description=str(exc)) from None
+            summary = summarize_day(files, day, trips)
+            extra = {"external_files_read": files.files}
+            if trips.legacy_output:
+                extra["legacy_rows_written"] = _write_legacy(context, source, prefix, day, summary)
+            return summary, extra
 
         return _write_days(context, store, "trip_summaries_external", summarize)
 
     return trip_summaries_external
 
 
+def _write_legacy(
+    context: AssetExecutionContext, lake: Lake, prefix: str, day: datetime, summary: DaySummary
+) -> int:
+    """The script's file for `day`, written atomically where the script writes it; a day
+    without rows has no file (as with the script), and a stale one from an earlier run goes."""
+    relative = posixpath.join(prefix, legacy_output_path(day))
+    rows = legacy_rows(summary.table)
+    if rows.num_rows:
+        lake.write_table(relative, rows)
+        context.log.info(f"{day:%Y-%m-%d}: {rows.num_rows} legacy rows -> {lake.uri(relative)}")
+    else:
+        lake.delete(relative)
+    return rows.num_rows
+
+
 def asset_group(config: PipelineConfig, trips: TripsConfig) -> str:
     return config.topic(trips.source_topic).asset_name
 
 
-def trip_assets(config: PipelineConfig, config_dir: Path | None = None) -> list:
-    """The trip assets and the external lake spec, or [] when the config has no `trips:`.
-
-    `config_dir` resolves a relative `trips.aggregations` path; it defaults to the folder of
-    the pipeline YAML in use ($AGGREGATOR_CONFIG or the packaged one).
-    """
-    base_dir = config_dir or default_config_path().parent
-    trips = parse_trips_config(config, base_dir, str(base_dir))
+def trip_assets(config: PipelineConfig) -> list:
+    """The trip assets and the external lake spec, or [] when the config has no `trips:`
+    (validated with the rest of the config when it was loaded)."""
+    trips = config.trips
     if trips is None:
         return []
     where = trips.external_lake_url or f"<lake>/{trips.external_lake_prefix}"

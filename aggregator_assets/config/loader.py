@@ -30,9 +30,14 @@ def _key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def parse_pipeline_config(data: object, source: str = "<config>") -> PipelineConfig:
+def parse_pipeline_config(
+    data: object, source: str = "<config>", base_dir: Path | None = None
+) -> PipelineConfig:
+    """Validate a parsed config. Relative paths in it (the trips `aggregations` file) resolve
+    against `base_dir`: the config file's folder, or the default config's when not given."""
+    context = {"base_dir": base_dir or default_config_path().parent}
     try:
-        return PipelineConfig.model_validate(data)
+        return PipelineConfig.model_validate(data, context=context)
     except ValidationError as exc:
         problems = [f"  {_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"invalid pipeline config {source}:\n" + "\n".join(problems)) from None
@@ -46,4 +51,4 @@ def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
         raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from None
-    return parse_pipeline_config(data, str(path))
+    return parse_pipeline_config(data, str(path), path.parent)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from aggregator_assets.config import names
 from aggregator_assets.config.window_naming import (
@@ -301,7 +301,8 @@ class PipelineConfig(_Strict):
 
     partitions_start: datetime
     topics: list[TopicConfig]
-    trips: dict | None = None  # validated by the trips module (issue #4), kept opaque here
+    # The `trips:` section, validated into an `aggregator_assets.trips.TripsConfig` (see _trips).
+    trips: Any = None
     landing: LandingSettings = Field(default_factory=LandingSettings)
 
     @field_validator("partitions_start")
@@ -311,6 +312,18 @@ class PipelineConfig(_Strict):
         if value.minute or value.second or value.microsecond:
             raise ValueError("partitions_start must be on a whole hour")
         return value.astimezone(timezone.utc)
+
+    @field_validator("trips")
+    @classmethod
+    def _trips(cls, section: Any, info: ValidationInfo) -> Any:
+        """The trips module validates its own section, against the topics validated before it,
+        so that config-check and loading run the same checks. It builds on this module, hence
+        the import here rather than at the top."""
+        from aggregator_assets.trips.config import parse_trips_section
+
+        if section is None:
+            return None
+        return parse_trips_section(section, info.data.get("topics"), info.context)
 
     @model_validator(mode="after")
     def _unique_topics(self) -> PipelineConfig:

@@ -1,7 +1,8 @@
 """A vehicle data lake as vehicle teams keep it, written from the demo's raw vehicle hours.
 
 `trip_summaries_external` reads `<root>/<device_id>/<message>/YYYY/MM/DD/*.parquet` (column `t`
-plus one column per signal): the layout the legacy trip script reads. The demo copies its raw
+plus one column per signal): the layout the legacy trip script reads, with `t` a timestamp as
+pandas writes it. The demo copies its raw
 vehicle rows into that layout so the external trip asset has data to show next to the one built
 from raw hours, and the two can be compared in the UI.
 """
@@ -42,9 +43,11 @@ def write_external_lake(
     if not tables:
         return 0
     rows = pa.concat_tables(tables)
+    # `t` as pandas writes it (timestamp[us], no zone: UTC), the vehicle teams' habit.
     micros = pc.cast(pc.multiply(rows["t"], 1_000_000), pa.int64(), safe=False)
-    day = pc.strftime(micros.cast(pa.timestamp("us")), "%Y/%m/%d")
-    rows = rows.append_column("day", day)
+    t = micros.cast(pa.timestamp("us"))
+    rows = rows.set_column(rows.schema.get_field_index("t"), "t", t)
+    rows = rows.append_column("day", pc.strftime(t, "%Y/%m/%d"))
     written = 0
     for key in (
         rows.select(["device_id", "message", "day"])

@@ -140,17 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from aggregator_assets.config import default_config_path, load_pipeline_config
+    from aggregator_assets.config import load_pipeline_config
     from aggregator_assets.demo.external_lake import write_external_lake
     from aggregator_assets.environments import resources_for_environment
-    from aggregator_assets.trips.config import parse_trips_config
 
     spans = {
         topic: (datetime.fromisoformat(start), datetime.fromisoformat(end))
         for topic, (start, end) in json.loads((argv or sys.argv[1:])[0]).items()
     }
     config = load_pipeline_config()
-    trips = parse_trips_config(config, default_config_path().parent)
+    trips = config.trips
     now = datetime.now(timezone.utc)
 
     def say(text: str) -> None:

@@ -199,7 +199,7 @@ def demo_batches(settings: Settings, now: datetime) -> list[DemoBatch]:
     demo plants."""
     config = load_pipeline_config()
     end = now.replace(second=0, microsecond=0)
-    trips = (config.trips or {}).get("source_topic")
+    trips = config.trips.source_topic if config.trips else None
     others = [t.name for t in config.topics if t.name != trips]
     batches = []
     if others:

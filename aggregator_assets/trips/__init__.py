@@ -1,29 +1,25 @@
-"""Per-trip summaries of vehicle data (issue #4): config, sources and the DuckDB transform."""
+"""Per-trip summaries of vehicle data (issue #4): config, sources and the DuckDB transform.
+
+The config models are exported here; import the transform from its modules
+(`trips.sources`, `trips.summarize`, `trips.legacy`). The pipeline config validates its
+`trips:` section with `trips.config` while loading, so importing this package stays as light
+as the config (no Dagster, DuckDB or pyarrow): `aggregator-assets config-check` stays quick.
+"""
 
 from aggregator_assets.trips.config import (
     AggregationsConfig,
     TripsConfig,
     load_aggregations,
     parse_aggregations,
-    parse_trips_config,
+    parse_trips_section,
+    sample_time_column,
 )
-from aggregator_assets.trips.sources import (
-    MissingHoursError,
-    external_lake_dataset,
-    raw_hours_dataset,
-)
-from aggregator_assets.trips.summarize import OUTPUT_SCHEMA, DaySummary, summarize_day
 
 __all__ = [
-    "OUTPUT_SCHEMA",
     "AggregationsConfig",
-    "DaySummary",
-    "MissingHoursError",
     "TripsConfig",
-    "external_lake_dataset",
     "load_aggregations",
     "parse_aggregations",
-    "parse_trips_config",
-    "raw_hours_dataset",
-    "summarize_day",
+    "parse_trips_section",
+    "sample_time_column",
 ]

@@ -1,25 +1,43 @@
 """Trip settings and the vehicle teams' `aggregations.json`, validated once at load time.
 
 The JSON format is theirs and is accepted unchanged, so a team can point us at the file their
-local script already uses. Our own settings (gap, lookahead, source topic, external lake) live
-under `trips:` in the pipeline YAML; `aggregations` there is either a path to the JSON file
-(relative to the YAML's folder) or the same structure inline.
+local script already uses. Our own settings (gap, lookahead, source topic, external lake, trip
+windows) live under `trips:` in the pipeline YAML; `aggregations` there is either a path to the
+JSON file (relative to the YAML's folder) or the same structure inline.
+
+`PipelineConfig` validates its `trips:` section with `parse_trips_section` while the YAML is
+loaded, so `aggregator-assets config-check` and loading the code location run the very same
+checks, and errors name the key (`trips.max_gap: ...`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from aggregator_assets.config import ConfigError, PipelineConfig, parse_duration
+from aggregator_assets.config import ConfigError, TopicConfig, parse_duration
 
 Aggregation = Literal["avg", "max", "min", "sum", "median", "stdev", "first", "last", "count"]
 AGGREGATIONS: tuple[str, ...] = Aggregation.__args__
+# The aggregations the legacy script computes; the others are extra rows in legacy mode.
+LEGACY_AGGREGATIONS = ("avg", "max", "min", "sum")
+# How trips and their windows are cut (README "Trip windows"): "gaps" is ours, "legacy" is the
+# vehicle teams' script, row for row.
+TripWindows = Literal["gaps", "legacy"]
 # Columns a source must provide besides the signals.
 SAMPLE_KEY_COLUMNS = ("device_id", "message", "t")
 
@@ -33,6 +51,17 @@ def _as_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+def _folder_name(name: str) -> str:
+    """A message name is one folder of the external lake: refuse anything that could climb out
+    of it or name another place (`..`, `/abs`, `a/b`, `a\\b`, control characters)."""
+    if name in {".", ".."} or "/" in name or "\\" in name or not name.isprintable():
+        raise ValueError(
+            f"{name!r} cannot be a folder of the vehicle lake: no '/', '\\', '.', '..' or "
+            "control characters"
+        )
+    return name
+
+
 class TripIdentifier(_Strict):
     """The message whose samples define when a vehicle is on a trip."""
 
@@ -40,6 +69,7 @@ class TripIdentifier(_Strict):
     signal: list[str] = Field(min_length=1)
 
     _listify = field_validator("signal", mode="before")(_as_list)
+    _folder = field_validator("message")(_folder_name)
 
 
 class AggregationSpec(_Strict):
@@ -48,6 +78,7 @@ class AggregationSpec(_Strict):
     aggregation: Aggregation
 
     _listify = field_validator("signal", mode="before")(_as_list)
+    _folder = field_validator("message")(_folder_name)
 
 
 class ClusterDetails(_Strict):
@@ -126,10 +157,17 @@ class AggregationsConfig(_Strict):
 
 
 class TripsConfig(_Strict):
-    """The `trips:` section of the pipeline YAML."""
+    """The `trips:` section of the pipeline YAML.
 
-    source_topic: str = "vehicle-can"
+    Validated with the pipeline's topics and the config file's folder in the validation context
+    (`parse_trips_section`); built directly (tests, benchmarks) the topic checks are skipped.
+    """
+
+    # Checked against the topics even when left at its default.
+    source_topic: str = Field("vehicle-can", validate_default=True)
     aggregations: AggregationsConfig
+    trip_windows: TripWindows = "gaps"
+    legacy_output: bool = False
     max_gap: str = "10m"
     lookahead: str = "6h"
     default_cluster: str | None = None
@@ -138,21 +176,86 @@ class TripsConfig(_Strict):
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int | None = Field(default=None, ge=1)
 
-    @field_validator("max_gap", "lookahead")
+    @field_validator("source_topic")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
+    def _known_topic(cls, name: str, info: ValidationInfo) -> str:
+        topic = _source_topic(name, info)
+        if topic is not None:
+            missing = [f for f in SAMPLE_KEY_COLUMNS if f not in topic.fields]
+            if missing:
+                raise ValueError(f"topic {topic.name!r} has no field(s) {missing}")
+            sample_time_column(topic)
+        return name
+
+    @field_validator("aggregations", mode="before")
+    @classmethod
+    def _from_file(cls, value: Any, info: ValidationInfo) -> Any:
+        """A path (relative to the config file's folder) to the teams' JSON file."""
+        if not isinstance(value, str | Path):
+            return value
+        path = Path(value)
+        if not path.is_absolute():
+            path = Path((info.context or {}).get("base_dir") or ".") / path
+        if not path.is_file():
+            raise ValueError(
+                f"file {path} not found (a relative path is read from the config file's folder)"
+            )
+        try:
+            return load_aggregations(path)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("aggregations")
+    @classmethod
+    def _signals_are_fields(cls, aggs: AggregationsConfig, info: ValidationInfo) -> Any:
+        topic = _source_topic(info.data.get("source_topic"), info)
+        if topic is not None:
+            missing = [name for name in aggs.signals() if name not in topic.fields]
+            if missing:
+                raise ValueError(f"topic {topic.name!r} has no field(s) {missing}")
+        return aggs
+
+    @field_validator("legacy_output")
+    @classmethod
+    def _legacy_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("trip_windows") != "legacy":
+            raise ValueError("the legacy output path needs trip_windows: legacy")
         return value
 
-    @model_validator(mode="after")
-    def _sane(self) -> TripsConfig:
-        if not timedelta(seconds=1) <= self.max_gap_delta <= timedelta(days=1):
-            raise ValueError("max_gap: must be between 1s and 1d")
-        if not timedelta(0) <= self.lookahead_delta <= timedelta(days=7):
-            raise ValueError("lookahead: must be between 0s and 7d")
-        if self.default_cluster and self.default_cluster not in self.aggregations.clusters:
-            raise ValueError(f"default_cluster: {self.default_cluster!r} is not a defined cluster")
-        return self
+    @field_validator("max_gap")
+    @classmethod
+    def _gap(cls, value: str) -> str:
+        if not timedelta(seconds=1) <= parse_duration(value) <= timedelta(days=1):
+            raise ValueError("must be between 1s and 1d")
+        return value
+
+    @field_validator("lookahead")
+    @classmethod
+    def _lookahead(cls, value: str) -> str:
+        if not timedelta(0) <= parse_duration(value) <= timedelta(days=7):
+            raise ValueError("must be between 0s and 7d")
+        return value
+
+    @field_validator("default_cluster")
+    @classmethod
+    def _defined_cluster(cls, value: str | None, info: ValidationInfo) -> str | None:
+        aggs = info.data.get("aggregations")
+        if value and aggs is not None and value not in aggs.clusters:
+            raise ValueError(f"{value!r} is not a defined cluster")
+        return value
+
+    @field_validator("external_lake_prefix")
+    @classmethod
+    def _inside_lake(cls, value: str) -> str:
+        for part in value.split("/"):
+            _folder_name(part)
+            if not part:
+                raise ValueError(f"{value!r} must be a relative folder inside the lake")
+        return value
+
+    @property
+    def legacy(self) -> bool:
+        return self.trip_windows == "legacy"
 
     @property
     def max_gap_delta(self) -> timedelta:
@@ -168,6 +271,31 @@ class TripsConfig(_Strict):
         return math.ceil(self.lookahead_delta / timedelta(days=1))
 
 
+def _source_topic(name: object, info: ValidationInfo) -> TopicConfig | None:
+    """The configured topic `name`, or None when there are no topics to check against."""
+    topics = (info.context or {}).get("topics")
+    if topics is None or not isinstance(name, str):
+        return None
+    for topic in topics:
+        if name in (topic.name, topic.asset_name):
+            return topic
+    raise ValueError(f"no topic named {name!r}")
+
+
+def sample_time_column(topic: TopicConfig) -> str:
+    """The raw column holding a sample's time as the trips read it: `t` in epoch seconds, or
+    the pipeline's parsed `event_time` when `t` is the topic's event time in another format
+    (epoch milliseconds, ISO-8601 text), so trips never read milliseconds as seconds."""
+    if topic.event_time.field == "t" and topic.event_time.format != "epoch_s":
+        return topic.pipeline_columns["event_time"]
+    if topic.fields["t"].type in ("float", "int"):
+        return "t"
+    raise ValueError(
+        f"field 't' of topic {topic.name!r} is {topic.fields['t'].type}: trips need t as epoch "
+        "seconds (float or int) or as the topic's event time"
+    )
+
+
 def _key_path(loc: tuple) -> str:
     out = ""
     for part in loc:
@@ -175,16 +303,16 @@ def _key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _config_error(exc: ValidationError, prefix: str, source: str) -> ConfigError:
-    problems = [f"  {prefix}{_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
-    return ConfigError(f"invalid trips config {source}:\n" + "\n".join(problems))
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    problems = [f"  {_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return ConfigError(f"invalid aggregations {source}:\n" + "\n".join(problems))
 
 
 def parse_aggregations(data: object, source: str = "<aggregations>") -> AggregationsConfig:
     try:
         return AggregationsConfig.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(exc, "", source) from None
+        raise _config_error(exc, source) from None
 
 
 def load_aggregations(path: str | Path) -> AggregationsConfig:
@@ -195,40 +323,12 @@ def load_aggregations(path: str | Path) -> AggregationsConfig:
         raise ConfigError(f"cannot read aggregations file {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"aggregations file {path} is not valid JSON: {exc}") from None
-    return parse_aggregations(data, str(path))
+    return parse_aggregations(data, f"file {path}")
 
 
-def parse_trips_config(
-    pipeline: PipelineConfig, base_dir: Path, source: str = "<pipeline>"
-) -> TripsConfig | None:
-    """Validate `pipeline.trips`; None when the section is absent (no trip assets)."""
-    if pipeline.trips is None:
-        return None
-    section = dict(pipeline.trips)
-    aggregations = section.get("aggregations")
-    if isinstance(aggregations, str):
-        path = Path(aggregations)
-        section["aggregations"] = load_aggregations(path if path.is_absolute() else base_dir / path)
-    try:
-        trips = TripsConfig.model_validate(section)
-    except ValidationError as exc:
-        raise _config_error(exc, "trips.", source) from None
-    _check_topic(trips, pipeline, source)
-    return trips
-
-
-def _check_topic(trips: TripsConfig, pipeline: PipelineConfig, source: str) -> None:
-    try:
-        topic = pipeline.topic(trips.source_topic)
-    except KeyError:
-        raise ConfigError(
-            f"invalid trips config {source}:\n  trips.source_topic: no topic named "
-            f"{trips.source_topic!r}"
-        ) from None
-    needed = [*SAMPLE_KEY_COLUMNS, *trips.aggregations.signals()]
-    missing = [name for name in needed if name not in topic.fields]
-    if missing:
-        raise ConfigError(
-            f"invalid trips config {source}:\n  trips.aggregations: topic {topic.name!r} has no "
-            f"field(s) {missing}"
-        )
+def parse_trips_section(
+    section: object, topics: Sequence[TopicConfig] | None, context: dict | None = None
+) -> TripsConfig:
+    """Validate the `trips:` section against the pipeline's topics; `context["base_dir"]` is
+    where a relative `aggregations` path is read from. Run by `PipelineConfig` on load."""
+    return TripsConfig.model_validate(section, context={**(context or {}), "topics": topics})

@@ -1,6 +1,7 @@
--- Devices with any configured message during the day itself (not the lookback or lookahead).
+-- Devices and the messages they sent during the day itself (not the lookback or lookahead).
 WITH {samples}
-SELECT DISTINCT device_id
+SELECT device_id, message
 FROM samples
 WHERE t >= $day_start AND t < $day_end
-ORDER BY device_id;
+GROUP BY device_id, message
+ORDER BY device_id, message;

@@ -1,16 +1,14 @@
-{source_rows},
+source_rows AS (
+    -- The source's parts stacked (source_part.sql, one per type of time column, rendered by
+    -- sql.py): device_id, message, t in epoch seconds and the signals as DOUBLE, NaN as NULL.
+    {parts}
+),
 samples AS (
-    -- The configured messages' samples in the scan window, read lazily from the source with
-    -- NaN turned into NULL so that every aggregation skips it. The signal_columns marker is the
-    -- quoted signal list from sql.py (NULL for a signal no file of the day has).
-    SELECT
-        CAST(device_id AS VARCHAR) AS device_id,
-        CAST(message AS VARCHAR) AS message,
-        CAST(t AS DOUBLE) AS t,
-        {signal_columns}
+    -- The configured messages' samples in the scan window, read lazily from the source.
+    SELECT *
     FROM source_rows
     WHERE t >= $scan_start
       AND t < $scan_end
       AND device_id IS NOT NULL
-      AND list_contains($messages, CAST(message AS VARCHAR))
+      AND list_contains($messages, message)
 )

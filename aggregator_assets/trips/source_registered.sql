@@ -1,4 +1,2 @@
-source_rows AS (
-    -- A source registered on the connection (a pyarrow dataset, e.g. over S3).
-    SELECT * FROM source
-)
+-- A dataset registered on the connection (a pyarrow dataset, e.g. over S3).
+part_{i} AS p

@@ -1,14 +1,19 @@
 """Per-trip summaries of one UTC day, computed in DuckDB so memory stays bounded.
 
-The source is either local Parquet files that DuckDB reads itself (`ParquetFiles`: parallel,
-projection and filter pushdown, buffers inside the memory limit) or anything DuckDB scans lazily
-(a pyarrow dataset, e.g. over S3) with columns device_id, message, t and the signals. The day's
-window plus `max_gap` before (to see whether a trip at midnight started the day before) and
-`lookahead` after (to finish trips crossing midnight) is scanned straight from the source;
-gap detection is one ordered window pass over the trip-identifier samples, and aggregation an
-equality join of the samples to the small trips table (by device and time bucket) plus a
-GROUP BY, so the same code serves 1 device or 1000 and only the summary rows reach Python.
-DuckDB's memory is capped (`duckdb_memory_limit`) and larger work spills to a scratch folder.
+The source (`sources.Source`) is parts of local Parquet files that DuckDB reads itself
+(parallel, projection and filter pushdown, buffers inside the memory limit) or of anything
+DuckDB scans lazily (a pyarrow dataset, e.g. over S3), one part per type of time column. The
+day's window plus `max_gap` before (to see whether a trip at midnight started the day before)
+and `lookahead` after (to finish trips crossing midnight) is scanned straight from the source;
+gap detection is one ordered window pass over `max_gap`-wide time bins of the trip-identifier
+samples, and aggregation an equality join of the samples to the small trips table (by device,
+message and time bucket) plus one GROUP BY per (trip, message), so the same code serves 1
+device or 1000 and only the summary rows reach Python. DuckDB's memory is capped
+(`duckdb_memory_limit`) and larger work spills to a scratch folder.
+
+`trip_windows: legacy` reads only the day (a vehicle lake's day folders whole) and swaps the
+trip query (legacy_trips.sql: the script's windows) and which rows are written; reading and
+aggregation are shared.
 """
 
 from __future__ import annotations
@@ -20,10 +25,16 @@ from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from aggregator_assets.trips import sql
 from aggregator_assets.trips.config import TripsConfig
-from aggregator_assets.trips.sources import ParquetFiles, Source
+from aggregator_assets.trips.sources import (
+    Source,
+    dataset_source,
+    held_signals,
+    scan_window,
+)
 
 # Width of the time buckets that let a sample find its trip by an equality join.
 JOIN_BUCKET_S = 3600.0
@@ -37,8 +48,8 @@ OUTPUT_SCHEMA = pa.schema(
         ("Value", pa.float64()),
         ("Count", pa.int64()),
         ("Duration", pa.float64()),
-        ("TripStart", pa.float64()),
-        ("TripEnd", pa.float64()),
+        ("TripStart", pa.int64()),
+        ("TripEnd", pa.int64()),
         ("TripID", pa.string()),
         ("Cluster", pa.string()),
     ]
@@ -57,38 +68,18 @@ class DaySummary:
     scan_window: tuple[datetime, datetime]
 
 
-def scan_window(day_start: datetime, config: TripsConfig) -> tuple[datetime, datetime]:
-    """[day - max_gap, day + 1d + lookahead): every sample the day's trips can depend on."""
-    return (
-        day_start - config.max_gap_delta,
-        day_start + timedelta(days=1) + config.lookahead_delta,
-    )
-
-
-# Aggregations computed only for the (message, signal) pairs a spec asks them for.
-_ON_DEMAND = ("median", "stdev", "first", "last")
-
-
-def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
-    """(specs, message_signals): the configured outputs per cluster, as tables SQL joins to."""
-    signal_idx = {name: i for i, name in enumerate(config.aggregations.signals())}
-    specs, pairs = [], {}
+def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table, dict[str, set[str]]]:
+    """(specs, cluster_messages, wanted): the configured outputs per cluster and the messages
+    each cluster aggregates, as tables SQL joins to, and the aggregations asked of each
+    signal (the only ones computed)."""
+    signals = config.aggregations.signals()
+    messages = {name: i for i, name in enumerate(config.aggregations.messages())}
+    specs, cluster_messages, wanted = [], {}, {}
     for cluster, details in config.aggregations.clusters.items():
         for spec in details.aggregations:
+            cluster_messages[(cluster, spec.message)] = messages[spec.message]
             for signal in spec.signal:
-                pair = pairs.setdefault(
-                    (cluster, spec.message, signal),
-                    {
-                        "cluster": cluster,
-                        "message": spec.message,
-                        "signal": signal,
-                        "signal_idx": signal_idx[signal],
-                        "pair_no": len(pairs),
-                        **{f"wants_{a}": False for a in _ON_DEMAND},
-                    },
-                )
-                if spec.aggregation in _ON_DEMAND:
-                    pair[f"wants_{spec.aggregation}"] = True
+                wanted.setdefault(signal, set()).add(spec.aggregation)
                 specs.append(
                     {
                         "cluster": cluster,
@@ -96,21 +87,22 @@ def _plan_tables(config: TripsConfig) -> tuple[pa.Table, pa.Table]:
                         "signal": signal,
                         "aggregation": spec.aggregation,
                         "spec_order": len(specs),
-                        "pair_no": pair["pair_no"],
+                        "signal_idx": signals.index(signal),
+                        "message_no": messages[spec.message],
                     }
                 )
     spec_schema = pa.schema(
         [(k, pa.string()) for k in ("cluster", "message", "signal", "aggregation")]
-        + [("spec_order", pa.int32()), ("pair_no", pa.int32())]
+        + [(k, pa.int32()) for k in ("spec_order", "signal_idx", "message_no")]
     )
-    pair_schema = pa.schema(
-        [(k, pa.string()) for k in ("cluster", "message", "signal")]
-        + [("signal_idx", pa.int32()), ("pair_no", pa.int32())]
-        + [(f"wants_{a}", pa.bool_()) for a in _ON_DEMAND]
+    message_schema = pa.schema(
+        [("cluster", pa.string()), ("message", pa.string()), ("message_no", pa.int32())]
     )
+    rows = [{"cluster": c, "message": m, "message_no": n} for (c, m), n in cluster_messages.items()]
     return (
         pa.Table.from_pylist(specs, schema=spec_schema),
-        pa.Table.from_pylist(list(pairs.values()), schema=pair_schema),
+        pa.Table.from_pylist(rows, schema=message_schema),
+        wanted,
     )
 
 
@@ -144,11 +136,22 @@ def connect(config: TripsConfig, workdir: str) -> duckdb.DuckDBPyConnection:
     }
     if config.duckdb_threads:
         settings["threads"] = config.duckdb_threads
-    return duckdb.connect(":memory:", config=settings)
+    con = duckdb.connect(":memory:", config=settings)
+    if int(duckdb.__version__.split(".")[0]) < 2:
+        # DuckDB 1.x cannot push a join's filter into a pyarrow scan (the S3 sources):
+        # "Pushdown Filter Type BLOOM_FILTER is not currently supported in PyArrow Scans".
+        con.execute("SET disabled_optimizers = 'join_filter_pushdown'")
+    return con
 
 
-def summarize_day(source: Source, day_start: datetime, config: TripsConfig) -> DaySummary:
-    """Summarise the trips that start on the UTC day beginning at `day_start`."""
+def summarize_day(
+    source: Source | ds.Dataset, day_start: datetime, config: TripsConfig
+) -> DaySummary:
+    """Summarise the trips that start on the UTC day beginning at `day_start` (in legacy mode:
+    the trips the script finds in that day's data). A plain dataset needs columns device_id,
+    message, t and the signals."""
+    if isinstance(source, ds.Dataset):
+        source = dataset_source(source)
     with tempfile.TemporaryDirectory(prefix="trips-") as workdir:
         con = connect(config, workdir)
         try:
@@ -163,52 +166,69 @@ def _summarize(
     aggs = config.aggregations
     signals = aggs.signals()
     lo, hi = scan_window(day_start, config)
-    day = {
-        "day_start": day_start.timestamp(),
-        "day_end": (day_start + timedelta(days=1)).timestamp(),
-    }
+    # The legacy mode reads a day's folders whole, as the script does, whatever their t says.
+    whole_folders = config.legacy and source.folders is not None
+    if whole_folders:
+        scan = {"scan_start": -math.inf, "scan_end": math.inf}
+        day = {"day_start": -math.inf, "day_end": math.inf}
+    else:
+        scan = {"scan_start": lo.timestamp(), "scan_end": hi.timestamp()}
+        day = {
+            "day_start": day_start.timestamp(),
+            "day_end": (day_start + timedelta(days=1)).timestamp(),
+        }
+    rows, bound = bind_source(con, source, signals)
+    values = {**scan, **day, "messages": aggs.messages(), **bound}
 
-    scan = {"scan_start": lo.timestamp(), "scan_end": hi.timestamp(), "messages": aggs.messages()}
-    reader, absent, source_params = _bind_source(con, source, signals)
-    scan.update(source_params)
+    def run(name: str, extra: dict | None = None, **fragments: str) -> duckdb.DuckDBPyRelation:
+        text = sql.render(name, rows, **fragments)
+        return con.sql(text, params=sql.parameters(text, {**values, **(extra or {})}))
 
-    def render(name: str, **fragments: str) -> str:
-        return sql.render(name, signals, reader, absent, **fragments)
-
-    devices = [row[0] for row in con.sql(render("devices"), params={**scan, **day}).fetchall()]
+    if whole_folders:  # the listing knows the devices and what their folders hold
+        devices, held = list(source.devices), source.folders
+    else:
+        pairs = run("devices").fetchall()
+        devices = sorted({device for device, _ in pairs})
+        held = _held(pairs, signals, source)
     device_table, missing = assign_clusters(devices, config)
-    specs, message_signals = _plan_tables(config)
+    specs, cluster_messages, wanted = _plan_tables(config)
     con.register("devices", device_table)
     con.register("specs", specs)
-    con.register("message_signals", message_signals)
+    con.register("cluster_messages", cluster_messages)
+    con.register("held", held)
     con.execute(
-        "CREATE TABLE trips "
-        "(cluster VARCHAR, device_id VARCHAR, trip_start DOUBLE, trip_end DOUBLE)"
+        "CREATE TABLE trips (cluster VARCHAR, device_id VARCHAR, trip_start DOUBLE, "
+        "trip_end DOUBLE, start_s BIGINT, end_s BIGINT)"
     )
     for cluster, details in aggs.clusters.items():
         ident = details.trip_identifier
-        con.execute(
-            render("trips", identifier_present=sql.any_present(ident.signal)),
-            {
-                **scan,
-                **day,
-                "cluster": cluster,
-                "trip_message": ident.message,
-                "max_gap_s": config.max_gap_delta.total_seconds(),
-            },
-        )
-    n_trips, near_end, first_start, last_end = con.sql(
-        sql.template("trip_counts"), params={"limit": (hi - config.max_gap_delta).timestamp()}
+        cut = {
+            "cluster": cluster,
+            "trip_message": ident.message,
+            "max_gap_s": config.max_gap_delta.total_seconds(),
+        }
+        if config.legacy:  # the script looks only at the identifier message's t
+            run("legacy_trips", cut, bins=sql.trip_bins("true"))
+        else:
+            run("trips", cut, bins=sql.trip_bins(sql.any_present(ident.signal)))
+    limit = math.inf if config.legacy else (hi - config.max_gap_delta).timestamp()
+    n_trips, near_end, first_start, last_end = con.execute(
+        sql.template("trip_counts"), {"limit": limit}
     ).fetchall()[0]
     # Only samples inside some trip are aggregated: narrow the scan to the trips' span.
     no_trips = first_start is None
     trip_span = {
         "scan_start": 0.0 if no_trips else first_start,
         "scan_end": 0.0 if no_trips else math.nextafter(last_end, math.inf),
+        "bucket_s": JOIN_BUCKET_S,
+        "legacy": config.legacy,
     }
-    table = con.sql(
-        render("summaries", signal_value=sql.signal_value(signals)),
-        params={**scan, **trip_span, "bucket_s": JOIN_BUCKET_S},
+    table = run(
+        "summaries",
+        trip_span,
+        signal_stats=sql.signal_stats(signals, wanted),
+        value=sql.stat_value(signals, wanted),
+        count=sql.stat_count(signals),
     ).to_arrow_table()
     return DaySummary(
         table=table.cast(OUTPUT_SCHEMA),
@@ -220,20 +240,34 @@ def _summarize(
     )
 
 
-def _bind_source(
+def bind_source(
     con: duckdb.DuckDBPyConnection, source: Source, signals: list[str]
-) -> tuple[str, frozenset[str], dict]:
-    """Make `source` readable by the queries: (source CTE template, signals it lacks, params)."""
-    if not isinstance(source, ParquetFiles):
-        con.register("source", source)
-        return "source_registered", frozenset(), {}
-    params = {"files": source.paths}
-    columns = {row[0] for row in con.execute(sql.template("parquet_columns"), params).fetchall()}
-    absent = frozenset(name for name in signals if name not in columns)
-    if source.labels is None:
-        return "source_files", absent, params
-    labels = source.labels.append_column(
-        "file_index", pa.array(range(len(source.paths)), pa.uint64())
-    )
-    con.register("file_labels", labels)
-    return "source_labelled_files", absent, params
+) -> tuple[str, dict]:
+    """Make `source` readable by the queries: (its rendered `source_rows`, the parameters
+    naming its files). Datasets and file labels are registered on `con`."""
+    params, parts = {}, []
+    for i, part in enumerate(source.parts):
+        if part.dataset is not None:
+            con.register(f"part_{i}", part.dataset)
+            reader = "source_registered"
+        else:
+            params[f"files_{i}"] = list(part.paths)
+            reader = "source_files"
+            if part.labels is not None:
+                index = pa.array(range(len(part.paths)), pa.uint64())
+                con.register(f"labels_{i}", part.labels.append_column("file_index", index))
+                reader = "source_labelled_files"
+        if part.message is not None:
+            params[f"message_{i}"] = part.message
+        one_message = part.message is not None
+        parts.append(
+            sql.PartSql(reader, part.time_column, part.time_type, part.columns, one_message)
+        )
+    return sql.source_rows(parts, signals), params
+
+
+def _held(pairs: list[tuple[str, str]], signals: list[str], source: Source) -> pa.Table:
+    """(device_id, message, signal) for the messages each device sent during the day and the
+    signals the source has: what a day folder would hold, for sources without folders."""
+    columns = set().union(*(part.columns for part in source.parts))
+    return held_signals((d, m, s) for d, m in pairs for s in signals if s in columns)

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aggregator_assets.config import default_config_path, load_pipeline_config
+from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.demo.ingest import DemoRun, plan, trip_days
 from aggregator_assets.demo.stack import Settings, demo_batches
 from aggregator_assets.partitions import hours_between
-from aggregator_assets.trips.config import parse_trips_config
 
 CONFIG = load_pipeline_config()
-TRIPS = parse_trips_config(CONFIG, default_config_path().parent)
+TRIPS = CONFIG.trips
 NOW = datetime(2026, 11, 30, 5, 44, 12, tzinfo=timezone.utc)
 SETTINGS = Settings(9092, 3000, 3, 30, Path("data"), Path(".dagster_home"))
 

@@ -7,8 +7,15 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import yaml
+from dagster import AssetKey, AssetSpec, ExecuteInProcessResult, materialize
 
+from aggregator_assets.assets.trips import trip_assets
+from aggregator_assets.config import PipelineConfig, default_config_path
+from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.lake import Lake, hour_path
+from aggregator_assets.partitions import hourly_partitions
+from aggregator_assets.resources import LakeResource
 from aggregator_assets.trips import TripsConfig, parse_aggregations
 
 DAY = datetime(2026, 11, 2, tzinfo=timezone.utc)
@@ -76,6 +83,31 @@ def trips_config(**overrides) -> TripsConfig:
     return TripsConfig(**settings)
 
 
+def demo_config() -> dict:
+    """The packaged pipeline YAML, parsed."""
+    return yaml.safe_load(default_config_path().read_text())
+
+
+def pipeline_with_trips(**section) -> PipelineConfig:
+    """The packaged pipeline with `section` as its `trips:`, validated as loading does."""
+    return parse_pipeline_config({**demo_config(), "trips": section})
+
+
+def materialize_trips(
+    lake: LakeResource, pipeline: PipelineConfig, asset: str, **kwargs
+) -> ExecuteInProcessResult:
+    """Materialize one trip asset of `pipeline` (DAY unless a partition or range is given)."""
+    if "tags" not in kwargs:
+        kwargs.setdefault("partition_key", f"{DAY:%Y-%m-%d}")
+    raw = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
+    return materialize(
+        [raw, *trip_assets(pipeline)],
+        selection=[AssetKey(asset)],
+        resources={"lake": lake},
+        **kwargs,
+    )
+
+
 def _drive(rng, device: str, start: float, end: float, step: float, nan_share: float = 0.0):
     """Samples of the three messages every `step` seconds in [start, end]."""
     rows = []
@@ -122,13 +154,16 @@ def vehicle_samples(seed: int = 7) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).sort_values(["t", "device_id"], ignore_index=True)
 
 
-def raw_table(frame: pd.DataFrame) -> pa.Table:
-    """Rows in the raw layout's schema (CONTRACTS.md)."""
+def raw_table(frame: pd.DataFrame, t_ms: bool = False) -> pa.Table:
+    """Rows in the raw layout's schema (CONTRACTS.md); `t_ms`: t is an int of milliseconds."""
     n = len(frame)
+    t = pa.array(frame["t"], pa.float64())
+    if t_ms:
+        t = pa.array(np.round(frame["t"].to_numpy() * 1000).astype("int64"))
     columns = {
         "device_id": pa.array(frame["device_id"], pa.string()),
         "message": pa.array(frame["message"], pa.string()),
-        "t": pa.array(frame["t"], pa.float64()),
+        "t": t,
     }
     for name in SIGNALS:
         columns[name] = pa.array(frame[name], pa.float64(), from_pandas=False)
@@ -142,22 +177,68 @@ def raw_table(frame: pd.DataFrame) -> pa.Table:
 
 
 def write_raw_hours(
-    lake: Lake, frame: pd.DataFrame, first: datetime, last: datetime, topic: str = "vehicle-can"
+    lake: Lake,
+    frame: pd.DataFrame,
+    first: datetime,
+    last: datetime,
+    topic: str = "vehicle-can",
+    t_ms: bool = False,
 ) -> None:
     """One file per hour in [first, last], empty hours included, like materialized raw hours."""
     hour = first
     while hour <= last:
         lo = hour.timestamp()
         part = frame[(frame["t"] >= lo) & (frame["t"] < lo + 3600)]
-        lake.write_table(f"{hour_path('raw', topic, hour=hour)}/part-0.parquet", raw_table(part))
+        table = raw_table(part, t_ms)
+        lake.write_table(f"{hour_path('raw', topic, hour=hour)}/part-0.parquet", table)
         hour += timedelta(hours=1)
 
 
-def write_external(lake: Lake, prefix: str, frame: pd.DataFrame) -> None:
-    """`<prefix>/<device_id>/<message>/YYYY/MM/DD/part.parquet`: t plus the message's signals."""
+def time_array(seconds: pd.Series, time_type: pa.DataType) -> pa.Array:
+    """Epoch seconds as `time_type`: floats as they are, ints and timestamps in whole units
+    (rounded to the microsecond first; whole seconds for `s` and the integer types)."""
+    if pa.types.is_floating(time_type):
+        return pa.array(seconds.to_numpy(), time_type)
+    if pa.types.is_integer(time_type):
+        return pa.array(np.round(seconds.to_numpy()).astype("int64")).cast(time_type)
+    micros = np.round(seconds.to_numpy() * 1e6).astype("int64")
+    ticks = {"s": micros // 10**6, "ms": micros // 1000, "us": micros, "ns": micros * 1000}
+    return pa.array(ticks[time_type.unit], pa.int64()).cast(time_type)
+
+
+def write_external(
+    lake: Lake,
+    prefix: str,
+    frame: pd.DataFrame,
+    time_types: list[pa.DataType] | None = None,
+    files_per_day: int = 1,
+) -> None:
+    """`<prefix>/<device_id>/<message>/YYYY/MM/DD/part-N.parquet`: t plus the message's signals,
+    the rows of a day dealt over `files_per_day` files. File n of the k-th folder holds t as
+    `time_types[(k + n) % len(time_types)]` (default: float seconds), so the files of one
+    message disagree in type across days, devices and within a day."""
+    time_types = time_types or [pa.float64()]
     day = (frame["t"] // 86400).astype(int)
-    for (device, message, d), part in frame.groupby(["device_id", "message", day]):
+    groups = frame.groupby(["device_id", "message", day])
+    for k, ((device, message, d), part) in enumerate(groups):
         when = datetime.fromtimestamp(d * 86400, tz=timezone.utc)
-        columns = ["t", *MESSAGE_SIGNALS[message]]
-        table = pa.Table.from_pandas(part[columns], preserve_index=False)
-        lake.write_table(f"{prefix}/{device}/{message}/{when:%Y/%m/%d}/part.parquet", table)
+        for n in range(files_per_day):
+            rows = part.iloc[n::files_per_day]
+            time_type = time_types[(k + n) % len(time_types)]
+            columns = {"t": time_array(rows["t"], time_type)}
+            columns |= {s: pa.array(rows[s], pa.float64()) for s in MESSAGE_SIGNALS[message]}
+            folder = f"{prefix}/{device}/{message}/{when:%Y/%m/%d}"
+            lake.write_table(f"{folder}/part-{n}.parquet", pa.table(columns))
+
+
+def assert_same_rows(actual: pa.Table, expected: pa.Table, rtol: float = 1e-9) -> None:
+    """The same rows in any order, floats equal up to summation order (DuckDB aggregates in
+    parallel)."""
+    keys = ["TripStart", "DeviceID", "Message", "Signal", "Aggregation"]
+    assert actual.schema == expected.schema and actual.num_rows == expected.num_rows > 0
+    pd.testing.assert_frame_equal(
+        actual.to_pandas().sort_values(keys, ignore_index=True),
+        expected.to_pandas().sort_values(keys, ignore_index=True),
+        check_exact=False,
+        rtol=rtol,
+    )

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from dagster import AssetKey, AssetSpec, materialize
 
-from aggregator_assets.assets.trips import raw_hours_mapping, trip_assets
-from aggregator_assets.config import load_pipeline_config
+from aggregator_assets.assets.trips import raw_hours_mapping
 from aggregator_assets.lake import hour_path
 from aggregator_assets.partitions import daily_partitions, hourly_partitions, hours_between
 from aggregator_assets.resources import LakeResource
-from aggregator_assets.trips import MissingHoursError, raw_hours_dataset, summarize_day
-from aggregator_assets.trips.summarize import scan_window
+from aggregator_assets.trips.sources import MissingHoursError, raw_hours_dataset, scan_window
+from aggregator_assets.trips.summarize import summarize_day
 from aggregator_assets_tests.trips.helpers import (
     AGGREGATIONS,
     DAY,
     SIGNALS,
+    assert_same_rows,
+    materialize_trips,
+    pipeline_with_trips,
     trips_config,
     vehicle_samples,
     write_external,
     write_raw_hours,
 )
 
-PIPELINE = load_pipeline_config().model_copy(update={"trips": {"aggregations": AGGREGATIONS}})
-RAW_SPEC = AssetSpec("raw_vehicle_can", partitions_def=hourly_partitions())
+PIPELINE = pipeline_with_trips(aggregations=AGGREGATIONS)
 DAY_KEY = f"{DAY:%Y-%m-%d}"
 OUT = "trips/trip_summaries/year=2026/month=11/day=02/part-0.parquet"
 
@@ -44,25 +43,8 @@ def _expected(samples):
     return summarize_day(source, DAY, trips_config()).table
 
 
-def _assert_same(actual: pa.Table, expected: pa.Table) -> None:
-    """Equal up to float summation order (DuckDB aggregates in parallel)."""
-    keys = ["TripStart", "DeviceID", "Message", "Signal", "Aggregation"]
-    assert actual.schema == expected.schema
-    pd.testing.assert_frame_equal(
-        actual.to_pandas().sort_values(keys, ignore_index=True),
-        expected.to_pandas().sort_values(keys, ignore_index=True),
-        check_exact=False,
-        rtol=1e-9,
-    )
-
-
 def _run(lake: LakeResource, asset: str, **kwargs):
-    return materialize(
-        [RAW_SPEC, *trip_assets(PIPELINE)],
-        selection=[AssetKey(asset)],
-        resources={"lake": lake},
-        **kwargs,
-    )
+    return materialize_trips(lake, PIPELINE, asset, **kwargs)
 
 
 def _hourly_keys(result) -> list[str]:
@@ -110,7 +92,7 @@ def test_trip_summaries_from_raw_hours(tmp_path, samples):
     write_raw_hours(store, samples, DAY - timedelta(days=1), DAY + timedelta(days=2, hours=23))
     result = _run(lake, "trip_summaries", partition_key=DAY_KEY)
     written = store.read_table(OUT)
-    _assert_same(written, _expected(samples))
+    assert_same_rows(written, _expected(samples))
     meta = result.asset_materializations_for_node("trip_summaries")[0].metadata
     assert meta["dagster/row_count"].value == written.num_rows > 0
     assert meta["trips"].value == 4 and meta["devices"].value == 4
@@ -161,7 +143,7 @@ def test_trip_summaries_from_external_lake(tmp_path, samples):
     write_external(store, "vehicle_data_lake", samples)
     result = _run(lake, "trip_summaries_external", partition_key=DAY_KEY)
     written = store.read_table(OUT.replace("trip_summaries", "trip_summaries_external"))
-    _assert_same(written, _expected(samples))
+    assert_same_rows(written, _expected(samples))
     meta = result.asset_materializations_for_node("trip_summaries_external")[0].metadata
     assert meta["trips"].value == 4 and meta["external_files_read"].value > 0
 
@@ -170,6 +152,6 @@ def test_trip_summaries_on_s3(s3_lake, samples):
     store = s3_lake.get_lake()
     write_raw_hours(store, samples, DAY - timedelta(hours=1), DAY + timedelta(days=1, hours=5))
     result = _run(s3_lake, "trip_summaries", partition_key=DAY_KEY)
-    _assert_same(store.read_table(OUT), _expected(samples))
+    assert_same_rows(store.read_table(OUT), _expected(samples))
     meta = result.asset_materializations_for_node("trip_summaries")[0].metadata
     assert meta["path"].value.startswith("s3://")

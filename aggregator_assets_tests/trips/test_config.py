@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from aggregator_assets.config import ConfigError, load_pipeline_config
-from aggregator_assets.config.loader import default_config_path
-from aggregator_assets.trips import load_aggregations, parse_aggregations, parse_trips_config
-from aggregator_assets_tests.trips.helpers import AGGREGATIONS
+from aggregator_assets.trips import TripsConfig, load_aggregations, parse_aggregations
+from aggregator_assets_tests.trips.helpers import AGGREGATIONS, demo_config, pipeline_with_trips
 
 
 def test_packaged_demo_config_loads():
-    trips = parse_trips_config(load_pipeline_config(), default_config_path().parent)
-    assert trips is not None and trips.source_topic == "vehicle-can"
+    trips = load_pipeline_config().trips
+    assert isinstance(trips, TripsConfig) and trips.source_topic == "vehicle-can"
+    assert trips.trip_windows == "gaps" and not trips.legacy_output
     assert trips.max_gap_delta.total_seconds() == 600
     assert set(trips.aggregations.messages()) == {
         "CAN2_gnss_speed",
@@ -23,13 +24,13 @@ def test_packaged_demo_config_loads():
     }
 
 
-def test_relative_json_path_resolves_against_yaml_folder(tmp_path):
+def test_relative_json_path_resolves_against_yaml_folder(tmp_path, monkeypatch):
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "aggs.json").write_text(json.dumps(AGGREGATIONS))
-    pipeline = load_pipeline_config().model_copy(
-        update={"trips": {"aggregations": "aggs.json", "max_gap": "5m"}}
-    )
-    trips = parse_trips_config(pipeline, tmp_path / "conf")
+    config = demo_config() | {"trips": {"aggregations": "aggs.json", "max_gap": "5m"}}
+    (tmp_path / "conf" / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    trips = load_pipeline_config(tmp_path / "conf" / "pipeline.yaml").trips
     assert trips.aggregations.device_cluster["dev-b"] == "cluster2"
 
 
@@ -65,16 +66,45 @@ def test_errors_name_the_bad_key(path, value, named):
         parse_aggregations(_broken(path, value))
 
 
-def test_trips_section_errors_name_the_key(tmp_path):
-    base = load_pipeline_config()
-    bad = {"aggregations": AGGREGATIONS, "max_gap": "ten minutes"}
-    with pytest.raises(ConfigError, match=r"trips\.max_gap"):
-        parse_trips_config(base.model_copy(update={"trips": bad}), tmp_path)
-    bad = {"aggregations": AGGREGATIONS, "source_topic": "nope"}
-    with pytest.raises(ConfigError, match=r"trips\.source_topic"):
-        parse_trips_config(base.model_copy(update={"trips": bad}), tmp_path)
-    with pytest.raises(ConfigError, match="cannot read aggregations file"):
-        parse_trips_config(base.model_copy(update={"trips": {"aggregations": "x.json"}}), tmp_path)
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"max_gap": "ten minutes"}, "trips.max_gap"),
+        ({"max_gap": "2d"}, "trips.max_gap"),
+        ({"source_topic": "nope"}, "trips.source_topic: Value error, no topic named 'nope'"),
+        ({"aggregations": "x.json"}, "trips.aggregations: Value error, file"),
+        ({"trip_windows": "script"}, "trips.trip_windows"),
+        ({"legacy_output": True}, "trips.legacy_output"),
+        ({"default_cluster": "cluster9"}, "trips.default_cluster"),
+        ({"external_lake_prefix": "../elsewhere"}, "trips.external_lake_prefix"),
+    ],
+)
+def test_trips_section_errors_name_the_key(section, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        pipeline_with_trips(**({"aggregations": AGGREGATIONS} | section))
+
+
+def test_signals_must_be_fields_of_the_source_topic():
+    aggs = json.loads(json.dumps(AGGREGATIONS))
+    aggs["cluster_details"][1]["cluster2"]["aggregations"][0]["signal"] = ["Torque"]
+    with pytest.raises(ConfigError, match=r"trips\.aggregations: .*no field\(s\) \['Torque'\]"):
+        pipeline_with_trips(aggregations=aggs)
+
+
+@pytest.mark.parametrize(
+    "message", ["../../../outside", "/etc", "a/b", "a\\b", ".", "..", "CAN\n", "x\x00"]
+)
+@pytest.mark.parametrize("where", ["trip_identifier", "aggregations"])
+def test_message_names_cannot_leave_the_vehicle_lake(message, where):
+    aggs = json.loads(json.dumps(AGGREGATIONS))
+    details = aggs["cluster_details"][0]["cluster1"]
+    spec = details["trip_identifier"] if where == "trip_identifier" else details[where][0]
+    spec["message"] = message
+    with pytest.raises(ConfigError) as error:
+        pipeline_with_trips(aggregations=aggs)
+    key = "trip_identifier.message" if where == "trip_identifier" else "aggregations[0].message"
+    assert f"trips.aggregations.cluster_details[0].cluster1.{key}" in str(error.value)
+    assert "cannot be a folder of the vehicle lake" in str(error.value)
 
 
 def test_invalid_json_is_reported(tmp_path):

@@ -8,11 +8,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
 
 from aggregator_assets.lake import Lake
-from aggregator_assets.trips import external_lake_dataset, summarize_day
-from aggregator_assets.trips.sources import ParquetFiles
-from aggregator_assets.trips.summarize import scan_window
+from aggregator_assets.trips.sources import external_lake_dataset, external_source
+from aggregator_assets.trips.summarize import summarize_day
 from aggregator_assets_tests.trips.helpers import (
     DAY,
     MESSAGE_SIGNALS,
@@ -34,11 +35,11 @@ def test_signal_missing_from_every_file_reads_as_null(tmp_path):
         table = pa.Table.from_pandas(part[columns], preserve_index=False)
         lake.write_table(f"ext/{device}/{message}/{when:%Y/%m/%d}/part.parquet", table)
     config = trips_config()
-    aggs = config.aggregations
-    source, n_files = external_lake_dataset(
-        lake, "ext", scan_window(DAY, config), aggs.messages(), aggs.signals()
-    )
-    assert isinstance(source, ParquetFiles) and n_files == len(source.paths) > 0
+    source = external_source(lake, "ext", DAY, config)
+    # Files DuckDB reads itself, one part per message (float t throughout).
+    assert {p.message for p in source.parts} == set(MESSAGE_SIGNALS)
+    assert all(p.dataset is None for p in source.parts)
+    assert source.files == sum(len(p.paths) for p in source.parts) > 0
 
     frame = samples[["device_id", "message", "t", *SIGNALS]].assign(AccelerationZ=float("nan"))
     expected = summarize_day(ds.dataset(pa.Table.from_pandas(frame)), DAY, config).table
@@ -49,3 +50,16 @@ def test_signal_missing_from_every_file_reads_as_null(tmp_path):
     )
     z = actual.filter(pc.equal(actual["Signal"], "AccelerationZ")).to_pandas()
     assert len(z) > 0 and (z.Count == 0).all()
+
+
+@pytest.mark.parametrize("message", ["../../../outside", "/outside", "a/b", "a\\b", "..", "."])
+def test_listing_refuses_paths_that_leave_the_lake(tmp_path, message):
+    """Defense in depth behind the config check: a message name that would climb out of the
+    vehicle lake's folder is refused before anything outside it is listed or read."""
+    outside = tmp_path / "outside" / "2026" / "11" / "02"
+    outside.mkdir(parents=True)
+    pq.write_table(pa.table({"t": [DAY.timestamp()], "Speed": [1.0]}), outside / "x.parquet")
+    lake = Lake(str(tmp_path / "lake"))
+    (tmp_path / "lake" / "ext" / "dev-a").mkdir(parents=True)
+    with pytest.raises(ValueError, match="outside the vehicle lake folder 'ext'"):
+        external_lake_dataset(lake, "ext", [DAY.date()], [message], ["Speed"])

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from aggregator_assets.trips import sql
-from aggregator_assets.trips.sources import ParquetFiles, sample_schema
-from aggregator_assets.trips.summarize import _bind_source
+from aggregator_assets.trips.sources import Part, Source, dataset_source
+from aggregator_assets.trips.summarize import bind_source
 
 SIGNALS = ["Speed", "Missing"]
 NAN = float("nan")
@@ -33,10 +33,14 @@ LAYOUTS = {
 }
 
 
-def _write(tmp_path, files: dict, with_labels: bool) -> list[str]:
+def _write(tmp_path, files: dict, with_labels: bool, nan_times: bool = False) -> list[str]:
+    """Files of `files` values as Speed, at t = 0, 1, 2, ... (or, with `nan_times`, the values
+    as t and Speed 1.0)."""
     paths = []
     for name, values in files.items():
         columns = {"t": [float(i) for i in range(len(values))], "Speed": values}
+        if nan_times:
+            columns = {"t": values, "Speed": [1.0] * len(values)}
         if not with_labels:
             columns |= {"device_id": ["d1"] * len(values), "message": ["m"] * len(values)}
         path = str(tmp_path / name)
@@ -45,33 +49,42 @@ def _write(tmp_path, files: dict, with_labels: bool) -> list[str]:
     return paths
 
 
-def _sources(tmp_path, files: dict) -> dict:
+def _sources(tmp_path, files: dict, nan_times: bool = False) -> dict:
     (tmp_path / "plain").mkdir()
     (tmp_path / "labelled").mkdir()
-    plain = _write(tmp_path / "plain", files, with_labels=False)
-    labelled = _write(tmp_path / "labelled", files, with_labels=True)
+    plain = _write(tmp_path / "plain", files, with_labels=False, nan_times=nan_times)
+    labelled = _write(tmp_path / "labelled", files, with_labels=True, nan_times=nan_times)
     labels = pa.table({"device_id": ["d1"] * len(labelled), "message": ["m"] * len(labelled)})
-    schema = sample_schema(SIGNALS)
+    schema = pa.schema(
+        [("device_id", pa.string()), ("message", pa.string()), ("t", pa.float64())]
+        + [(name, pa.float64()) for name in SIGNALS]
+    )
     tables = [pq.read_table(p) for p in plain]
     tables = [t.append_column("Missing", pa.nulls(len(t), pa.float64())) for t in tables]
     registered = ds.dataset([t.select(schema.names).cast(schema) for t in tables])
+    columns = frozenset(["device_id", "message", "t", "Speed"])
     return {
-        "files": ParquetFiles(plain),
-        "labelled_files": ParquetFiles(labelled, labels),
-        "registered_dataset": registered,
+        "files": Source((Part(pa.float64(), columns, tuple(plain)),)),
+        "labelled_files": Source((Part(pa.float64(), columns, tuple(labelled), labels),)),
+        "registered_dataset": dataset_source(registered),
     }
 
 
-def _stats(source) -> tuple[int, int, float, float]:
+def _samples_query(source: Source, query: str, scan=(-1.0, 100.0)) -> tuple:
+    """`query` over the `samples` CTE every trip query starts from, on `source`."""
     con = duckdb.connect()
-    reader, absent, params = _bind_source(con, source, SIGNALS)
-    samples = sql.render("devices", SIGNALS, reader, absent).split("SELECT DISTINCT")[0]
-    query = samples + (
+    rows, params = bind_source(con, source, SIGNALS)
+    text = "WITH " + sql.template("samples").format(parts=rows) + "\n" + query
+    params |= {"scan_start": scan[0], "scan_end": scan[1], "messages": ["m"]}
+    return con.execute(text, sql.parameters(text, params)).fetchone()
+
+
+def _stats(source) -> tuple[int, int, float, float]:
+    return _samples_query(
+        source,
         "SELECT count(*), count(Speed), max(Speed) FILTER (WHERE isfinite(Speed)),"
-        " sum(Speed) FILTER (WHERE isfinite(Speed)) FROM samples"
+        " sum(Speed) FILTER (WHERE isfinite(Speed)) FROM samples",
     )
-    params |= {"scan_start": -1.0, "scan_end": 100.0, "messages": ["m"]}
-    return con.execute(query, params).fetchone()
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -85,3 +98,17 @@ def test_nan_readings_are_missing_values(tmp_path, layout, kind):
     assert counted == sum(1 for v in values if v is not None and not math.isnan(v))
     finite = [v for v in values if v is not None and math.isfinite(v)]
     assert (finite_max, finite_sum) == (max(finite), sum(finite))
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("kind", ["files", "labelled_files", "registered_dataset"])
+def test_nan_times_are_not_samples(tmp_path, layout, kind):
+    """A float `t` of NaN is no time: the row is not a sample (not even with a window that the
+    finite statistics put wholly inside), so it can neither start nor end a trip."""
+    files = LAYOUTS[layout]
+    source = _sources(tmp_path, files, nan_times=True)[kind]
+    rows, latest = _samples_query(source, "SELECT count(*), max(t) FROM samples", (-1.0, 100.0))
+    times = [v for vs in files.values() for v in vs if v is not None and not math.isnan(v)]
+    finite = [v for v in times if math.isfinite(v)]
+    assert rows == sum(1 for v in finite if -1.0 <= v < 100.0)
+    assert latest == max(finite)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from aggregator_assets.trips import OUTPUT_SCHEMA, summarize_day
+from aggregator_assets.trips.summarize import OUTPUT_SCHEMA, summarize_day
 from aggregator_assets_tests.trips.helpers import (
     AGGREGATIONS,
     D0,
@@ -84,8 +84,8 @@ def reference(samples: pd.DataFrame, day_start: float) -> pd.DataFrame:
                             "Value": _value(values, spec["aggregation"]),
                             "Count": len(values),
                             "Duration": msg.t.max() - msg.t.min() if len(msg) else None,
-                            "TripStart": start,
-                            "TripEnd": end,
+                            "TripStart": math.floor(start),
+                            "TripEnd": math.ceil(end),
                             "TripID": f"{device}_{math.floor(start)}",
                             "Cluster": cluster,
                         }
@@ -127,6 +127,8 @@ def test_day_scenarios(samples):
     summary = summarize_day(_source(samples), DAY, trips_config())
     table = summary.table.to_pandas()
     starts = sorted((table.groupby("TripID").TripStart.first() - D0).tolist())
+    # TripStart/TripEnd are whole seconds around the trip's samples.
+    assert table.TripStart.dtype == "int64" and table.TripEnd.dtype == "int64"
     # 08:00 (one trip despite a 10-minute silence), 09:xx (a new trip after 10m01s), 12:00 (dev-b)
     # and 23:35 crossing midnight; the trip running over the previous midnight is not repeated.
     assert starts == [8 * 3600, 9 * 3600 + 596, 12 * 3600, 86400 - 1500]
@@ -157,3 +159,16 @@ def test_empty_source_gives_empty_table():
 def test_nan_never_reaches_the_output(samples):
     table = summarize_day(_source(samples), DAY, trips_config()).table.to_pandas()
     assert not np.isnan(table.Value.dropna()).any()
+
+
+@pytest.mark.parametrize("mode", ["gaps", "legacy"])
+@pytest.mark.parametrize(("silence_s", "trips"), [(600.0, 1), (600.001, 2), (1500.0, 2)])
+def test_a_silence_over_max_gap_parts_trips_wherever_it_falls(mode, silence_s, trips):
+    """Silences inside one half hour (not only across the 10-minute grid the trip query bins
+    samples by) and between 1 Hz samples: exactly max_gap continues a trip, longer parts it."""
+    start = D0 + 8 * 3600 + 60
+    times = np.concatenate([start + np.arange(100.0), start + 99 + silence_s + np.arange(100.0)])
+    frame = pd.DataFrame({"device_id": "dev-a", "message": "CAN2_gnss_speed", "t": times})
+    frame = frame.assign(**{name: 1.0 for name in SIGNALS})
+    summary = summarize_day(_source(frame), DAY, trips_config(trip_windows=mode))
+    assert summary.trips == trips
