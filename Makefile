@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_benchmark.py
 	$(BIN)/python benchmarks/window_stats_benchmark.py
 	$(BIN)/python benchmarks/trip_summaries_benchmark.py
+	$(BIN)/python benchmarks/year_benchmark.py
 
 clean:
 	rm -rf $(VENV) .uv data .dagster_home

@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from aggregator_assets.assets.maintenance import maintenance_asset
 from aggregator_assets.assets.raw import raw_asset
 from aggregator_assets.assets.topics import topic_spec
 from aggregator_assets.assets.trips import trip_assets
@@ -22,6 +23,7 @@ defs = apply_automation(
             *window_assets(config),
             *trip_assets(config),
             *query_assets(config),
+            maintenance_asset(config),
         ],
         sensors=topic_sensors(config),
         resources=resources_for_environment(),

@@ -48,7 +48,7 @@ from kafka import KafkaConsumer, TopicPartition
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.ingest.hours import file_landing_through, raw_hour_file
-from aggregator_assets.ingest.landing import HOUR_DIR_FORMAT, Commit, Landing, SliceId
+from aggregator_assets.ingest.landing import HOUR_DIR_FORMAT, Landing
 from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import HOUR_KEY_FORMAT
 from aggregator_assets.resources import KafkaResource, LakeResource
@@ -240,23 +240,17 @@ def plan_tick(
     deadline: float | None = None,
 ) -> TickPlan:
     """Decide one tick's run requests and observation from the broker offsets and the landing."""
-    landing = Landing(lake, topic.name)
-    names = lake.list_files(f"{landing.prefix}/commits", ".json")
-    slices = {name: SliceId.parse(name.rsplit("/", 1)[-1]) for name in names}
-    landed_end: dict[int, int] = {}
-    for s in slices.values():
-        landed_end[s.partition] = max(landed_end.get(s.partition, 0), s.end)
-    checked = {p: o for p, o in cursor.checked.items() if o <= landed_end.get(p, 0)}
-    new: list[Commit] = [
-        Commit.from_json(lake.read_bytes(name))
-        for name, s in slices.items()
-        if s.end > checked.get(s.partition, 0)
-    ]
+    # The checkpoint and the commits landed since the cursor: a tick costs the same in a year.
+    changes = Landing(lake, topic.name).changes_since(cursor.checked)
+    landed_end, new = changes.landed_end, changes.slices
     event_times = {
         p: datetime.fromisoformat(t)
         for p, t in cursor.max_event_time.items()
         if p in landed_end  # a wiped landing forgets its event times
     }
+    for p, text in changes.max_event_time.items():  # compacted slices the cursor never saw
+        t = datetime.fromisoformat(text)
+        event_times[p] = max(event_times.get(p, t), t)
     for c in new:
         if c.max_event_time:
             t = datetime.fromisoformat(c.max_event_time)
@@ -315,7 +309,7 @@ def plan_tick(
         first_hour=first.isoformat() if first else None,
         filled_through=filled.isoformat() if filled else None,
     )
-    ends = dict(sorted(slices_end(slices).items()))
+    ends = dict(sorted(landed_end.items()))
     observation = _observation(topic, high_watermarks, ends, event_times, watermark, broker_error)
     shown = {k: v for k, v in observation.metadata.items() if k != "event_time_watermark"}
     signature = json.dumps({k: repr(v) for k, v in shown.items()}, sort_keys=True)
@@ -361,13 +355,6 @@ def _fill_gaps(
                 requests.append(_raw_request(topic, hour, {}, "empty hour"))
         hour += HOUR
     return filled
-
-
-def slices_end(slices: dict[str, SliceId]) -> dict[int, int]:
-    ends: dict[int, int] = {}
-    for s in slices.values():
-        ends[s.partition] = max(ends.get(s.partition, 0), s.end)
-    return ends
 
 
 def _newest_hour_closed_by_clock(now: datetime, lateness: timedelta) -> datetime:

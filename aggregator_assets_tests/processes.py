@@ -6,6 +6,8 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
+from pathlib import Path
 
 
 def stop_group(
@@ -26,3 +28,16 @@ def stop_group(
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def kill_when_ready(child: subprocess.Popen, ready: Path, timeout_s: float = 120) -> None:
+    """SIGKILL a child once it touched `ready` (it stopped at the point a test wants it dead)."""
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready.exists():
+            assert child.poll() is None, "the child ended before reaching the kill point"
+            assert time.monotonic() < deadline, "the child never reached the kill point"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()

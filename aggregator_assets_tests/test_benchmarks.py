@@ -13,7 +13,7 @@ import pytest
 from aggregator_assets_tests.docs_commands import ROOT, doc_block
 
 # Options whose values size a run, and the small value each gets here.
-SMALL = {"--events": "3000", "--rows": "20000", "--devices": "2"}
+SMALL = {"--events": "3000", "--rows": "20000", "--devices": "2", "--days": "2"}
 FAST = ["--repeat", "1"]  # for the scripts that alternate sides several times
 
 

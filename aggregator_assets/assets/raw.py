@@ -33,7 +33,7 @@ from aggregator_assets.config import PipelineConfig, TopicConfig
 from aggregator_assets.ingest.advance import AdvanceResult, advance_landing
 from aggregator_assets.ingest.errors import IngestError, is_transient
 from aggregator_assets.ingest.hours import HourResult, build_hour
-from aggregator_assets.ingest.landing import Landing, compute_cover
+from aggregator_assets.ingest.landing import Landing
 from aggregator_assets.ingest.schema import raw_schema
 from aggregator_assets.lake import Lake
 from aggregator_assets.partitions import hourly_partitions, hours_between
@@ -128,7 +128,7 @@ def raw_asset(
                 stall_timeout_s=kafka.stall_timeout_s,
                 **services,
             )
-        cover = compute_cover(landing.commits())
+        cover = landing.cover()
         window = context.partition_time_window
         results = []
         for hour in hours_between(window.start, window.end):

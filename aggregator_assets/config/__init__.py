@@ -8,6 +8,7 @@ from aggregator_assets.config.loader import (
 from aggregator_assets.config.models import (
     Condition,
     FieldSpec,
+    LandingSettings,
     PipelineConfig,
     TopicConfig,
     WindowSpec,
@@ -19,6 +20,7 @@ __all__ = [
     "Condition",
     "ConfigError",
     "FieldSpec",
+    "LandingSettings",
     "PipelineConfig",
     "TopicConfig",
     "WindowSpec",

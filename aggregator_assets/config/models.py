@@ -260,6 +260,42 @@ class TopicConfig(_Strict):
         return parse_duration(self.max_future_skew)
 
 
+class LandingSettings(_Strict):
+    """How long the landing log (`_landing/`) keeps what the sealed hour files already hold.
+
+    `retention`: the landed pieces of an hour are removed once the hour's raw and quarantine
+    files were built through them and the hour ended this long ago; the files are then their
+    record (late records for the hour land as new pieces, added to the file when it is rebuilt).
+    Pieces of hours not yet sealed are never removed. `gc_grace`: orphan pieces of crashed or
+    duplicated landings and leftovers in `_staging/` are removed once this old; it must exceed
+    the longest a slice may take to write (15 minutes, see `ingest/landing.py`).
+    """
+
+    retention: str = "3d"
+    gc_grace: str = "6h"
+
+    @field_validator("retention", "gc_grace")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("gc_grace")
+    @classmethod
+    def _longer_than_a_slice_write(cls, value: str) -> str:
+        if parse_duration(value) < timedelta(hours=1):
+            raise ValueError("gc_grace must be at least 1h: younger pieces may still be landing")
+        return value
+
+    @property
+    def retention_period(self) -> timedelta:
+        return parse_duration(self.retention)
+
+    @property
+    def grace_period(self) -> timedelta:
+        return parse_duration(self.gc_grace)
+
+
 class PipelineConfig(_Strict):
     """The whole pipeline: where hourly partitions start and which topics to ingest."""
 
@@ -267,6 +303,7 @@ class PipelineConfig(_Strict):
     topics: list[TopicConfig]
     # The `trips:` section, validated into an `aggregator_assets.trips.TripsConfig` (see _trips).
     trips: Any = None
+    landing: LandingSettings = Field(default_factory=LandingSettings)
 
     @field_validator("partitions_start")
     @classmethod

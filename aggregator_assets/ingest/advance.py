@@ -17,7 +17,7 @@ from aggregator_assets.config import TopicConfig
 from aggregator_assets.ingest.decoders import decoder_for
 from aggregator_assets.ingest.fetch import FetchedSlice, fetch_new_records
 from aggregator_assets.ingest.kafka_time import KafkaTimestampGuard
-from aggregator_assets.ingest.landing import Commit, Landing, SliceId, compute_cover
+from aggregator_assets.ingest.landing import Commit, Landing, SliceId
 
 
 @dataclass
@@ -48,7 +48,7 @@ def advance_landing(
     decoder = KafkaTimestampGuard(
         decoder_for(topic, partitions_start, **services), partitions_start, topic.future_skew
     )
-    cover = compute_cover(landing.commits())
+    cover = landing.cover()
     result = AdvanceResult()
 
     def land(fetched: FetchedSlice) -> Commit:

@@ -14,15 +14,20 @@ from an older cover never replaces one from a newer cover (`Lake.parquet_writer(
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from aggregator_assets.config import TopicConfig
-from aggregator_assets.ingest.landing import CoveredSlice, Landing, hour_dir
-from aggregator_assets.ingest.schema import QUARANTINE_SCHEMA, raw_schema
+from aggregator_assets.ingest.commits import CoveredSlice, hour_dir
+from aggregator_assets.ingest.cover import Cover
+from aggregator_assets.ingest.errors import IngestError
+from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.schema import QUARANTINE_SCHEMA, landing_schema, raw_schema
 from aggregator_assets.lake import Lake, hour_path
 
 PART_FILE = "part-0.parquet"
@@ -41,8 +46,11 @@ def file_landing_through(lake: Lake, path: str) -> dict[int, int] | None:
     """The cover an hour file was built from (footer only), or None if there is no file."""
     if not lake.exists(path):
         return None
-    metadata = lake.parquet_file(path).schema_arrow.metadata or {}
-    raw = metadata.get(COVER_METADATA_KEY.encode())
+    return _landing_through(lake.parquet_file(path))
+
+
+def _landing_through(file: pq.ParquetFile) -> dict[int, int]:
+    raw = (file.schema_arrow.metadata or {}).get(COVER_METADATA_KEY.encode())
     return {int(p): o for p, o in json.loads(raw).items()} if raw else {}
 
 
@@ -96,17 +104,18 @@ class HourResult:
             )
 
 
-def _covered_slices(cover: dict[int, list[CoveredSlice]]) -> list[CoveredSlice]:
-    return [c for partition in sorted(cover) for c in cover[partition]]
-
-
 def build_hour(
-    lake: Lake, landing: Landing, topic: TopicConfig, hour: datetime, cover: dict
+    lake: Lake, landing: Landing, topic: TopicConfig, hour: datetime, cover: Cover
 ) -> HourResult:
-    """Write raw and quarantine files of `hour` from every covered slice that has rows for it."""
+    """Write raw and quarantine files of `hour` from every covered slice that has rows for it.
+
+    An hour whose older pieces retention removed (`cover.is_retired`) starts from its sealed
+    file, which holds every offset below the cover it records, and adds the rows of the slices
+    from there on; rows stay in (partition, offset) order, so the file equals a rebuild from
+    every piece.
+    """
     name = hour_dir(hour)
-    slices = _covered_slices(cover)
-    through = {p: chain[-1].slice.end for p, chain in cover.items() if chain}
+    through = cover.through
     result = HourResult(
         hour, raw_hour_file(topic.name, hour), quarantine_hour_file(topic.name, hour)
     )
@@ -122,12 +131,55 @@ def build_hour(
         ("raw", result.raw_file, raw_schema(topic), result.add_raw),
         ("quarantine", result.quarantine_file, QUARANTINE_SCHEMA, result.add_quarantine),
     ):
+        inner = landing_schema(topic) if kind == "raw" else QUARANTINE_SCHEMA
+        column = inner.get_field_index("kafka_partition")  # the same position in the file
+        pieces = _pieces(lake, landing, cover, kind, name, path, column)
         with lake.parquet_writer(path, schema, metadata, replaces=replaces) as writer:
-            for covered in slices:
-                if name in covered.commit.hours(kind):
-                    piece = landing.read_piece(kind, name, covered)
-                    add(piece)
-                    # Landing names -> raw names (they differ where a field took a pipeline
-                    # column's name, see ingest/schema.py); the order is the same.
-                    writer.write_table(piece.rename_columns(schema.names))
+            for piece in pieces:
+                # Landing names -> raw names (they differ where a field took a pipeline
+                # column's name, see ingest/schema.py); the order is the same.
+                piece = piece.rename_columns(inner.names)
+                add(piece)
+                writer.write_table(piece.rename_columns(schema.names))
     return result
+
+
+def _pieces(
+    lake: Lake,
+    landing: Landing,
+    cover: Cover,
+    kind: str,
+    hour: str,
+    path: str,
+    partition_column: int,
+) -> Iterator[pa.Table]:
+    """The hour's rows in (partition, offset) order, one piece (or file batch) at a time."""
+    slices = cover.slices_for(kind, hour)
+    if not cover.is_retired(kind, hour):
+        for covered in slices:
+            yield landing.read_piece(kind, hour, covered)
+        return
+    with lake.parquet_snapshot(path) as base:
+        if base is None:
+            raise IngestError(
+                f"{path} is missing, and the landing pieces of that hour were removed after"
+                " retention (the sealed file was their record): restore the file from a backup"
+            )
+        sealed = _landing_through(base)
+        by_partition: dict[int, list[CoveredSlice]] = {}
+        for covered in slices:
+            by_partition.setdefault(covered.slice.partition, []).append(covered)
+
+        def newer(partition: int) -> Iterator[pa.Table]:
+            for covered in by_partition.pop(partition, []):
+                yield landing.read_piece(kind, hour, covered, sealed.get(partition, 0))
+
+        for batch in base.iter_batches(batch_size=64 * 1024):
+            partitions = batch.column(partition_column)
+            for partition in pc.unique(partitions).to_pylist():  # ascending: the file is sorted
+                for earlier in sorted(p for p in by_partition if p < partition):
+                    yield from newer(earlier)
+                mask = pc.equal(partitions, pa.scalar(partition, partitions.type))
+                yield pa.Table.from_batches([batch.filter(mask)])
+        for partition in sorted(by_partition):
+            yield from newer(partition)

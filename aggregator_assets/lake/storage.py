@@ -22,6 +22,7 @@ import posixpath
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,13 +54,21 @@ class S3Options:
     max_attempts: int = 5
 
 
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the lake root
+    size: int
+    mtime: datetime | None
+
+
 class Lake:
     """A lake rooted at a local folder or an `s3://bucket/prefix` URL."""
 
     def __init__(self, url: str, s3: S3Options | None = None):
         self.url = url.rstrip("/")
+        self.s3 = s3 or S3Options()
         if self.url.startswith("s3://"):
-            s3 = s3 or S3Options()
+            s3 = self.s3
             scheme = "http" if (s3.endpoint_url or "").startswith("http://") else "https"
             self.fs: pafs.FileSystem = pafs.S3FileSystem(
                 endpoint_override=s3.endpoint_url,
@@ -108,6 +117,19 @@ class Lake:
             if info.type == pafs.FileType.File and info.path.endswith(suffix)
         )
 
+    def file_infos(self, relative: str, recursive: bool = False) -> list[FileEntry]:
+        """Files under a folder with their size and modification time; [] when it is absent."""
+        selector = pafs.FileSelector(self.path(relative), allow_not_found=True, recursive=recursive)
+        prefix_len = len(self.root) + 1
+        return sorted(
+            (
+                FileEntry(info.path[prefix_len:], info.size, info.mtime)
+                for info in self.fs.get_file_info(selector)
+                if info.type == pafs.FileType.File
+            ),
+            key=lambda e: e.path,
+        )
+
     def read_bytes(self, relative: str) -> bytes:
         with self.fs.open_input_stream(self.path(relative)) as stream:
             return stream.read()
@@ -117,6 +139,40 @@ class Lake:
 
     def parquet_file(self, relative: str) -> pq.ParquetFile:
         return pq.ParquetFile(self.fs.open_input_file(self.path(relative)))
+
+    @contextlib.contextmanager
+    def parquet_snapshot(self, relative: str) -> Iterator[pq.ParquetFile | None]:
+        """A Parquet file as it is now, unchanged if it is replaced while read; None if absent.
+
+        Locally an open file keeps the version it opened. On S3, ranged reads of an object
+        replaced meanwhile would mix two versions, so the object is first copied (server-side,
+        whole) to `_staging/` and read from there.
+        """
+        source = self.path(relative)
+        if not self.is_s3:
+            try:
+                handle = self.fs.open_input_file(source)
+            except FileNotFoundError:
+                handle = None
+            if handle is None:
+                yield None
+                return
+            with handle:
+                yield pq.ParquetFile(handle)
+            return
+        staged = self._staging_path(".parquet")
+        try:
+            self.fs.copy_file(source, staged)
+        except OSError:
+            if self.exists(relative):
+                raise
+            yield None
+            return
+        try:
+            with self.fs.open_input_file(staged) as handle:
+                yield pq.ParquetFile(handle)
+        finally:
+            self._discard(staged)
 
     def dataset(self, relative: str) -> ds.Dataset:
         """A Hive-partitioned dataset over a table folder; staging and dotfiles are ignored."""
@@ -141,14 +197,22 @@ class Lake:
         folder = posixpath.dirname(final)
         self.fs.create_dir(folder, recursive=True)
         if replaces is None:
-            self.fs.move(staged, final)
+            self._move(staged, final)
             return True
         with self._folder_lock(folder):
             if self.exists(relative) and not replaces(relative):
                 self._discard(staged)
                 return False
-            self.fs.move(staged, final)
+            self._move(staged, final)
         return True
+
+    def _move(self, staged: str, final: str) -> None:
+        try:
+            self.fs.move(staged, final)
+        except FileNotFoundError:
+            # Maintenance removes empty landing folders; one may go between create_dir and here.
+            self.fs.create_dir(posixpath.dirname(final), recursive=True)
+            self.fs.move(staged, final)
 
     @contextlib.contextmanager
     def _folder_lock(self, folder: str) -> Iterator[None]:
@@ -167,13 +231,16 @@ class Lake:
         with contextlib.suppress(FileNotFoundError, OSError):
             self.fs.delete_file(staged)
 
-    def write_bytes(self, relative: str, data: bytes) -> None:
+    def write_bytes(
+        self, relative: str, data: bytes, replaces: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Write a small file whole; with `replaces`, as `parquet_writer`. True if published."""
         staged = self._staging_path(posixpath.splitext(relative)[1])
         self.fs.create_dir(posixpath.dirname(staged), recursive=True)
         try:
             with self.fs.open_output_stream(staged) as out:
                 out.write(data)
-            self._publish(staged, relative)
+            return self._publish(staged, relative, replaces)
         except BaseException:
             self._discard(staged)
             raise
@@ -218,3 +285,48 @@ class Lake:
     def delete(self, relative: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(self.path(relative))
+
+    def delete_files(self, relatives: list[str], folders: list[str] = ()) -> None:
+        """Delete files (absent ones are fine), then each of `folders` left empty.
+
+        A folder is removed only while it holds nothing: locally by rmdir, on S3 by deleting its
+        folder marker object alone, so a file written into it meanwhile is never touched. On S3
+        the deletes go through boto3 in batches: pyarrow's delete_file recreates a marker for a
+        parent folder it leaves empty, and markers would pile up in every listing.
+        """
+        if not self.is_s3:
+            for relative in relatives:
+                self.delete(relative)
+            for folder in sorted(folders, key=len, reverse=True):
+                with contextlib.suppress(OSError):  # not empty, or already gone
+                    os.rmdir(self.path(folder))
+            return
+        bucket, _, prefix = self.root.partition("/")
+        base = f"{prefix}/" if prefix else ""
+        keys = [base + r for r in relatives] + [f"{base}{f}/" for f in folders]
+        client = self._s3_client()
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i : i + 1000]]
+            answer = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            refused = {e.get("Code", "?") for e in answer.get("Errors", [])}
+            if refused:  # e.g. AccessDenied: say so rather than report files as removed
+                raise OSError(f"AWS Error {', '.join(sorted(refused))} deleting in s3://{bucket}")
+
+    def _s3_client(self):
+        import boto3  # only maintenance needs it; the code location should not pay the import
+        from botocore.config import Config
+
+        s3 = self.s3
+        return boto3.client(
+            "s3",
+            endpoint_url=s3.endpoint_url,
+            region_name=s3.region or "us-east-1",
+            aws_access_key_id=s3.access_key,
+            aws_secret_access_key=s3.secret_key,
+            aws_session_token=s3.session_token,
+            config=Config(
+                connect_timeout=s3.connect_timeout_s or 1,
+                read_timeout=s3.request_timeout_s or 3,
+                retries={"max_attempts": s3.max_attempts, "mode": "standard"},
+            ),
+        )

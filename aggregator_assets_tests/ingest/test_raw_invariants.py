@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -28,6 +26,7 @@ from aggregator_assets_tests.ingest.helpers import (
     produce,
     sorted_rows,
 )
+from aggregator_assets_tests.processes import kill_when_ready
 
 HOUR_KEYS = [f"{(BASE_HOUR + timedelta(hours=h)):%Y-%m-%d-%H}:00" for h in range(3)]
 
@@ -190,15 +189,7 @@ def test_run_killed_mid_write_leaves_nothing_partial(
         ],
         env={**os.environ, "DAGSTER_HOME": ""},
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            assert child.poll() is None, "the child run ended before reaching the crash point"
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait()
+    kill_when_ready(child, ready)
     lake = local_lake.get_lake()
     raw, quarantine = lake_contents(lake, topic)
     assert raw is None and quarantine is None, "a killed run left a visible hour file"

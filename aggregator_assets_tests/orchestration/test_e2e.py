@@ -67,6 +67,18 @@ def _wait_for_partitions(instance, key, wanted, daemon, daemon_log, timeout_s=WA
     )
 
 
+def _wait_for_materialization(instance, key, daemon, daemon_log, timeout_s=WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, daemon_log.read_text()[-3000:]
+        if instance.get_latest_materialization_event(key) is not None:
+            return
+        time.sleep(3)
+    raise AssertionError(
+        f"{key.to_user_string()} never materialized\n" + daemon_log.read_text()[-3000:]
+    )
+
+
 def production_commands(home: Path, port: int) -> str:
     """The docs' deployment block with its placeholders filled for this machine: the instance
     folder, and the webserver on a free port of loopback instead of 0.0.0.0:3000."""
@@ -143,6 +155,8 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
         # The topic sensor requests raw hours; the automation sensor then builds their windows.
         for key in ("raw_iot_events", "windows_iot_events_1m"):
             _wait_for_partitions(instance, AssetKey(key), wanted, daemon, daemon_log)
+        # The landing log's upkeep runs once on a fresh deployment (then hourly).
+        _wait_for_materialization(instance, AssetKey("landing_maintenance"), daemon, daemon_log)
         lake = Lake(lake_url)
         for folder in ("raw/iot-events", "windows/iot-events/1m"):
             assert len(lake.list_files(folder, ".parquet", recursive=True)) >= len(wanted)
