@@ -8,6 +8,7 @@ deployment's run retries (deploy/dagster.yaml) skip it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -22,7 +23,12 @@ from dagster import DagsterEventType, DagsterInstance, RetryPolicy
 from dagster._core.events import RunFailureReason
 from dagster._core.execution.retries import auto_reexecution_should_retry_run
 from kafka.admin import NewTopic
-from kafka.errors import KafkaConnectionError, OffsetOutOfRangeError, SaslAuthenticationFailedError
+from kafka.errors import (
+    KafkaConnectionError,
+    OffsetOutOfRangeError,
+    SaslAuthenticationFailedError,
+    TopicAlreadyExistsError,
+)
 
 from aggregator_assets.demo.broker import free_port
 from aggregator_assets.ingest.advance import advance_landing
@@ -122,8 +128,12 @@ def test_broker_lost_mid_run_is_retried_and_the_retry_lands_exactly_once(
             os.kill(private_broker.proc.pid, signal.SIGCONT)
             return
         private_broker.start()
-        with kafka.admin() as admin:
+        with kafka.admin() as admin, contextlib.suppress(TopicAlreadyExistsError):
+            # The run's consumer, still polling, can make the new broker create it first.
             admin.create_topics([NewTopic(topic, 3, 1)])
+        with kafka.producer() as producer:
+            partitions = producer.partitions_for(topic)
+        assert partitions == {0, 1, 2}, f"the restarted broker made {topic} with {partitions}"
         produce(kafka, topic, sent)
 
     def fetch_losing_the_broker(*args, **kwargs):
