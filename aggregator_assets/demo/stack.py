@@ -11,6 +11,11 @@ announces itself superseded on every start.
 Settings come from the environment: KAFKA_PORT (9092), DAGSTER_PORT (3000), DEMO_HOURS (3),
 DEMO_RATE (30 events/s over the non-vehicle topics), LAKE_URL, DUCKDB_PATH, DAGSTER_HOME. The
 stack, and every process it starts, ends when its parent (`make`) does, even by SIGKILL.
+
+The bundled broker keeps topics in memory, so every start has new, empty topics: a lake landed
+from an earlier start cannot continue from them (ingest refuses a topic whose log ends before
+what the lake holds). The previous demo (lake, views database, instance, logs) is moved to
+`data/previous/<time>/`, never deleted.
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ class Settings:
     def log_dir(self) -> Path:
         return self.data_dir / "dev"
 
+    def demo_state(self) -> list[Path]:
+        """What one start of the demo writes, where the defaults put it. A LAKE_URL, DUCKDB_PATH
+        or DAGSTER_HOME set elsewhere is the user's own and is left alone."""
+        env = os.environ
+        paths = [self.log_dir, self.data_dir / "lake"]
+        if "DUCKDB_PATH" not in env:
+            paths += [self.data_dir / "lake.duckdb", self.data_dir / "lake.duckdb.wal"]
+        if self.dagster_home == Path(".dagster_home").absolute():
+            paths.append(self.dagster_home)
+        return paths
+
     def service_env(self) -> dict[str, str]:
         """What every process of the stack sees: the same broker, lake, database and instance
         as a command typed in another terminal of the project folder with the defaults."""
@@ -98,7 +114,7 @@ class Services:
         self.finished: set[str] = set()  # jobs waited for (producers, ingestion), not services
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed by the child's exit)
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed by the child's exit)
         proc = subprocess.Popen(
             argv,
             env=self.env,
@@ -227,8 +243,24 @@ def _produce(services: Services, settings: Settings, batches: list[DemoBatch], s
         services.wait(f"demo-{i}", say, keep=lambda line, b=b: line.split(":")[0] in b.topics)
 
 
+def keep_previous_demo(settings: Settings, now: datetime) -> Path | None:
+    """Move an earlier start's demo state to `data/previous/<UTC time>/` (see the module
+    docstring); the folder it went to, or None when the default lake holds nothing yet."""
+    if "LAKE_URL" in os.environ or not (settings.data_dir / "lake").exists():
+        return None
+    target = settings.data_dir / "previous" / now.strftime("%Y%m%dT%H%M%SZ")
+    target.mkdir(parents=True, exist_ok=True)
+    for path in settings.demo_state():
+        if path.exists():
+            path.rename(target / path.name.lstrip("."))
+    return target
+
+
 def run(settings: Settings) -> None:
     phases = Phases()
+    kept = keep_previous_demo(settings, datetime.now(timezone.utc))
+    if kept is not None:
+        phases.say(f"the broker starts with empty topics: the previous demo is kept in {kept}")
     env = settings.service_env()
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     settings.dagster_home.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import yaml
 
 from aggregator_assets.config import ConfigError, load_pipeline_config
 from aggregator_assets.trips import TripsConfig, load_aggregations, parse_aggregations
+from aggregator_assets_tests.docs_commands import ROOT, blocks
 from aggregator_assets_tests.trips.helpers import AGGREGATIONS, demo_config, pipeline_with_trips
 
 
@@ -111,3 +112,23 @@ def test_invalid_json_is_reported(tmp_path):
     (tmp_path / "a.json").write_text("{nope")
     with pytest.raises(ConfigError, match="not valid JSON"):
         load_aggregations(tmp_path / "a.json")
+
+
+def test_readme_trips_block_is_the_packaged_section_with_every_key(tmp_path):
+    """The README's `trips:` reference block lists every setting, with the defaults the code
+    has, and loads as written next to the packaged aggregations file."""
+    readme_blocks = blocks(ROOT / "README.md")
+    (block,) = [b for b in readme_blocks if b.language == "yaml" and b.text.startswith("trips:")]
+    section = yaml.safe_load(block.text)["trips"]
+    assert set(section) == set(TripsConfig.model_fields), "every trips setting is documented"
+    packaged = ROOT / "aggregator_assets" / "config"
+    (tmp_path / "trips_aggregations.json").write_text(
+        (packaged / "trips_aggregations.json").read_text()
+    )
+    config = yaml.safe_load((packaged / "pipeline.yaml").read_text()) | {"trips": section}
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(config))
+    trips = load_pipeline_config(tmp_path / "pipeline.yaml").trips
+    defaults = TripsConfig.model_fields
+    for key, value in section.items():
+        if key != "aggregations":
+            assert getattr(trips, key) == value == defaults[key].default, key

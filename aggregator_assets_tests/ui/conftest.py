@@ -120,49 +120,71 @@ def _demo_hour_keys(log_text: str) -> list[str]:
     return keys
 
 
+def _make_dev(project: Path, env: dict[str, str], log_path: Path, url: str) -> subprocess.Popen:
+    """The README's `make dev` in `project`, in its own process group, once its UI answers."""
+    make_dev = doc_block("make dev    #").text.splitlines()[0].split("#")[0].split()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            make_dev,
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + STACK_START_S
+    try:
+        while "Dagster UI on" not in log_path.read_text(errors="replace"):  # once it answers
+            assert proc.poll() is None, f"make dev exited:\n{log_path.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, (
+                f"no webserver on {url} after {STACK_START_S}s:\n{log_path.read_text()[-4000:]}"
+            )
+            time.sleep(2)
+    except BaseException:
+        stop_group(proc, (signal.SIGTERM,), wait_s=10)
+        raise
+    return proc
+
+
+def _assert_stops(stack: DemoStack) -> None:
+    stopped_s, left = stack.stop()
+    assert not left and stopped_s <= STOP_S, (
+        f"SIGTERM to make dev: {len(left)} processes left after {stopped_s:.1f}s: {left}"
+    )
+
+
 @pytest.fixture(scope="package")
 def demo_stack(tmp_path_factory) -> DemoStack:
     """`make dev` in a copy of the project, with DEMO_HOURS=3 at a modest rate and the ports a
     user would pick when 9092 and 3000 are taken. On teardown, SIGTERM to its process group must
-    stop every process of the stack within STOP_S."""
+    stop every process of the stack within STOP_S; then a second `make dev` in the same folder
+    (new, empty topics in the bundled broker) must reach its UI again, with the first demo kept
+    in data/previous/, and stop the same way."""
     project = copy_project(tmp_path_factory.mktemp("project"))
     port = free_port()
     ports = {"KAFKA_PORT": str(free_port()), "DAGSTER_PORT": str(port)}
     env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "LAKE_URL"}}
     env |= ports | {"DEMO_HOURS": str(DEMO_HOURS), "DEMO_RATE": str(DEMO_RATE)}
-    log_path = project / "make-dev.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    make_dev = doc_block("make dev    #").text.splitlines()[0].split("#")[0].split()
-    proc = subprocess.Popen(
-        make_dev,
-        cwd=project,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
+    log_path = project / "make-dev.log"
+    proc = _make_dev(project, env, log_path, url)
     try:
-        deadline = time.monotonic() + STACK_START_S
-        while True:
-            assert proc.poll() is None, f"make dev exited:\n{log_path.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, (
-                f"no webserver on {url} after {STACK_START_S}s:\n{log_path.read_text()[-4000:]}"
-            )
-            if "Dagster UI on" in log_path.read_text(errors="replace"):
-                break  # printed once the webserver answers
-            time.sleep(2)
         hours = _demo_hour_keys(log_path.read_text(errors="replace"))
         stack = DemoStack(url, log_path, hours, project, env, proc)
         yield stack
-        stopped_s, left = stack.stop()
-        assert not left and stopped_s <= STOP_S, (
-            f"SIGTERM to make dev: {len(left)} processes left after {stopped_s:.1f}s: {left}"
+        _assert_stops(stack)
+        again = project / "make-dev-again.log"
+        proc = _make_dev(project, env | {"DEMO_HOURS": "1"}, again, url)
+        restarted = DemoStack(url, again, hours, project, env, proc)
+        kept = list((project / "data" / "previous").glob("*/lake/raw/iot-events"))
+        assert "the previous demo is kept in" in again.read_text() and len(kept) == 1, (
+            restarted.log_tail()
         )
+        assert (project / "data" / "lake" / "raw" / "iot-events").is_dir(), "a new lake landed"
+        _assert_stops(restarted)
     finally:
         stop_group(proc, (signal.SIGTERM,), wait_s=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
