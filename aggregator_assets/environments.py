@@ -15,17 +15,17 @@ from __future__ import annotations
 import os
 
 from dagster import EnvVar, ExecutorDefinition
-from dagster_aws.s3 import S3Resource
 from dagster_duckdb import DuckDBResource
 
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
+from aggregator_assets.resources.lake import S3Settings
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
-def _s3() -> S3Resource:
-    return S3Resource(
+def _s3() -> S3Settings:
+    return S3Settings(
         endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=EnvVar("AWS_ACCESS_KEY_ID")
