@@ -39,9 +39,11 @@ from typing import TYPE_CHECKING
 from dagster import (
     AssetKey,
     AssetObservation,
+    DagsterRunStatus,
     DefaultSensorStatus,
     MetadataValue,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -49,6 +51,7 @@ from dagster import (
 )
 
 from aggregator_assets.assets.topics import TopicBatch, topic_asset_key, topic_batches
+from aggregator_assets.assets.windows import window_keys
 from aggregator_assets.config import PipelineConfig, TopicConfig, asset_name
 from aggregator_assets.partitions import HOUR_KEY_FORMAT
 from aggregator_assets.resources import KafkaResource, LakeResource
@@ -62,6 +65,12 @@ TOPIC_TAG = "aggregator/topic"  # on runs of one topic
 BATCH_TAG = "aggregator/batch"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 HOUR = timedelta(hours=1)
 
 
@@ -489,8 +498,15 @@ def _hour_ranges(hours: list[str]) -> list[tuple[str, str]]:
     return ranges
 
 
-def group_requests(batch: str, wanted: dict[str, list[RunRequest]]) -> list[RunRequest]:
+def group_requests(
+    batch: str,
+    wanted: dict[str, list[RunRequest]],
+    selection: Callable[[str], list[AssetKey]] = lambda t: [AssetKey(f"raw_{asset_name(t)}")],
+) -> list[RunRequest]:
     """One run per group of topics that want the same range of consecutive hours.
+
+    `selection` gives the assets a run builds for a topic: its raw asset, and (from the batch
+    sensor) its windows assets, which then follow the raw hours in the same run.
 
     `wanted` maps a topic to its per-hour requests (`plan_tick`). A topic wanting hours 10-12
     and 15 joins the 10-12 group and the 15 group. A group of one topic and one hour keeps the
@@ -515,15 +531,15 @@ def group_requests(batch: str, wanted: dict[str, list[RunRequest]]) -> list[RunR
         else:
             digest = hashlib.sha1("\n".join(r.run_key for r in requests).encode()).hexdigest()
             run_key = f"{batch}:{first}..{last}:{digest[:16]}"
-        selection = [AssetKey(f"raw_{asset_name(t)}") for t in sorted(members)]
+        keys = [k for t in sorted(members) for k in selection(t)]
         if first == last:
             request = RunRequest(
-                run_key=run_key, partition_key=first, asset_selection=selection, tags=tags
+                run_key=run_key, partition_key=first, asset_selection=keys, tags=tags
             )
             out.append(request)
         else:
             tags |= {RANGE_START_TAG: first, RANGE_END_TAG: last}
-            out.append(RunRequest(run_key=run_key, asset_selection=selection, tags=tags))
+            out.append(RunRequest(run_key=run_key, asset_selection=keys, tags=tags))
     return out
 
 
@@ -544,12 +560,16 @@ def plan_batch_tick(
     now: datetime,
     settings: SensorSettings = SensorSettings(),
     log: Callable[[str], None] = lambda _: None,
+    hold: bool = False,
 ) -> BatchTick:
     """One tick of a batch sensor: `plan_tick` per topic, then the hours grouped into runs.
 
     The broker's offsets of every topic come from one consumer. Topics are planned in turn
     from `cursor.start`; a topic the tick budget did not reach keeps its cursor and is planned
-    first next tick. A per-topic run key already requested is not requested again.
+    first next tick. A per-topic run key already requested is not requested again. With
+    `hold` (a run of the batch is queued or running, and the batch's pool would make a new one
+    wait for it anyway) nothing is requested: the hours stay wanted, and the first tick after
+    that run asks for all of them at once instead of one run per tick.
     """
     deadline = time.monotonic() + settings.tick_budget_s
     topics = list(batch.topics)
@@ -585,13 +605,16 @@ def plan_batch_tick(
         evaluated.append(topic.name)
         next_cursor.topics[topic.name] = plan.cursor
         earlier = set(cursor.requested.get(topic.name, []))
-        next_cursor.requested[topic.name] = [r.run_key for r in plan.run_requests]
+        keys = [r.run_key for r in plan.run_requests]
+        next_cursor.requested[topic.name] = [k for k in keys if k in earlier] if hold else keys
         new = [r for r in plan.run_requests if r.run_key not in earlier]
-        if new:
+        if new and not hold:
             wanted[topic.name] = new
         if plan.observation is not None:
             observations.append(plan.observation)
-    return BatchTick(group_requests(batch.name, wanted), observations, next_cursor, evaluated)
+    built = {t.name: [AssetKey(f"raw_{t.asset_name}"), *window_keys(t)] for t in topics}
+    requests = group_requests(batch.name, wanted, built.__getitem__)
+    return BatchTick(requests, observations, next_cursor, evaluated)
 
 
 def batch_sensor(
@@ -604,16 +627,20 @@ def batch_sensor(
 
     @sensor(
         name=f"{batch.name}_sensor",
-        asset_selection=[f"raw_{t.asset_name}" for t in batch.topics],
+        asset_selection=[
+            k for t in batch.topics for k in (AssetKey(f"raw_{t.asset_name}"), *window_keys(t))
+        ],
         minimum_interval_seconds=settings.interval_s,
         default_status=DefaultSensorStatus.RUNNING,
         description=(
             f"Watches Kafka topics {shown}: reports offsets and ingestion lag on each"
-            " `kafka_<topic>` and requests `raw_<topic>` for each closed hour not yet built from"
-            " all its landed records, topics wanting the same hours in one run."
+            " `kafka_<topic>` and requests `raw_<topic>` (and its windows) for each closed hour"
+            " not yet built from all its landed records, topics wanting the same hours in one run."
         ),
     )
     def _sensor(context: SensorEvaluationContext, kafka: KafkaResource, lake: LakeResource):
+        in_flight = RunsFilter(tags={BATCH_TAG: batch.name}, statuses=IN_FLIGHT)
+        busy = context.instance.get_runs_count(filters=in_flight) > 0
         tick = plan_batch_tick(
             batch,
             config,
@@ -623,6 +650,7 @@ def batch_sensor(
             datetime.now(timezone.utc),
             settings,
             context.log.warning,
+            hold=busy,
         )
         for request in tick.run_requests:
             topics = len(request.asset_selection or [])

@@ -46,6 +46,10 @@ def window_asset_key(topic: TopicConfig, window: WindowSpec) -> AssetKey:
     return AssetKey(f"windows_{topic.asset_name}_{window.name}")
 
 
+def window_keys(topic: TopicConfig) -> list[AssetKey]:
+    return [window_asset_key(topic, w) for w in topic.windows]
+
+
 def table_schema(schema: "pa.Schema") -> TableSchema:
     return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
 

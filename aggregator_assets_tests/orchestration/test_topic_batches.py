@@ -3,10 +3,20 @@ while each topic keeps its own asset and a single topic can still run alone."""
 
 from __future__ import annotations
 
-from dagster import AssetKey, DagsterInstance, Definitions, build_sensor_context, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    Definitions,
+    build_sensor_context,
+    materialize,
+)
 
 from aggregator_assets.assets.raw import raw_assets
 from aggregator_assets.assets.topics import topic_batches, topic_spec
+from aggregator_assets.assets.windows import windows_batch_asset
+from aggregator_assets.config import WindowSpec
 from aggregator_assets.sensors import BatchCursor, SensorSettings, topic_sensors
 from aggregator_assets_tests.ingest.helpers import mixed_records, new_topic, pipeline, produce
 
@@ -19,12 +29,9 @@ def _batch_config(kafka, topics: int, batch_size: int):
     for name in names:
         produce(kafka, name, mixed_records())
     base = pipeline(names[0])
-    return base.model_copy(
-        update={
-            "topics": [base.topics[0].model_copy(update={"name": n}) for n in names],
-            "topic_batch_size": batch_size,
-        }
-    )
+    minute = WindowSpec(size="1m")
+    topics = [base.topics[0].model_copy(update={"name": n, "windows": [minute]}) for n in names]
+    return base.model_copy(update={"topics": topics, "topic_batch_size": batch_size})
 
 
 def _tick(sensor, instance, kafka, lake, cursor, defs):
@@ -34,10 +41,10 @@ def _tick(sensor, instance, kafka, lake, cursor, defs):
         return sensor.evaluate_tick(context)
 
 
-def _run(asset, request, kafka, lake, instance):
+def _run(assets, request, kafka, lake, instance):
     tags = {k: request.tags[k] for k in RANGE if k in request.tags}
     return materialize(
-        [asset],
+        assets,
         selection=request.asset_selection,
         partition_key=request.partition_key,
         tags=tags,
@@ -52,12 +59,15 @@ def test_one_sensor_and_one_run_for_a_batch_of_topics(kafka, local_lake):
     assert [len(b.topics) for b in batches] == [2, 1]
     batch = batches[0]
     raw = raw_assets(batch.name, batch.topics, config)
+    windows = windows_batch_asset(batch.name, batch.topics, config)
+    assets = [raw, windows]
     keys = [AssetKey(f"raw_{t.asset_name}") for t in batch.topics]
+    followers = [AssetKey(f"windows_{t.asset_name}_1m") for t in batch.topics]
     assert sorted(raw.keys) == sorted(keys), "one asset per topic"
     assert raw.op.pool == "ingest_batch_0", "the batch's pool keeps its topics' runs apart"
     sensor = topic_sensors(config, SETTINGS)[0]
     defs = Definitions(
-        assets=[*(topic_spec(t) for t in batch.topics), raw],
+        assets=[*(topic_spec(t) for t in batch.topics), *assets],
         sensors=[sensor],
         resources={"kafka": kafka, "lake": local_lake},
     )
@@ -65,24 +75,37 @@ def test_one_sensor_and_one_run_for_a_batch_of_topics(kafka, local_lake):
 
     first = _tick(sensor, instance, kafka, local_lake, None, defs)
     (catch_up,) = first.run_requests
-    assert sorted(catch_up.asset_selection) == sorted(keys), "both topics catch up in one run"
+    assert sorted(catch_up.asset_selection) == sorted(keys + followers), "one run, windows too"
     assert catch_up.tags["aggregator/batch"] == "batch_0"
     assert "aggregator/topic" not in catch_up.tags
     assert len(first.asset_events) == 2, "each topic is observed on its own asset"
-    result = _run(raw, catch_up, kafka, local_lake, instance)
-    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(keys)
-    assert len({e.step_key for e in result.get_asset_materialization_events()}) == 1
+    result = _run(assets, catch_up, kafka, local_lake, instance)
+    materialized = result.get_asset_materialization_events()
+    assert {e.asset_key for e in materialized} == set(keys + followers)
+    assert {e.step_key for e in materialized} == {"raw_batch_0", "windows_batch_0"}
 
-    second = _tick(sensor, instance, kafka, local_lake, first.cursor, defs)
+    # While a run of the batch is in flight, its pool would hold a new one back: nothing is
+    # requested, and the hours are all requested by the first tick after it.
+    running = DagsterRun(
+        job_name="__ASSET_JOB",
+        status=DagsterRunStatus.STARTED,
+        tags={"aggregator/batch": "batch_0"},
+    )
+    instance.add_run(running)
+    held = _tick(sensor, instance, kafka, local_lake, first.cursor, defs)
+    assert held.run_requests == []
+    instance.delete_run(running.run_id)
+
+    second = _tick(sensor, instance, kafka, local_lake, held.cursor, defs)
     (closed,) = second.run_requests
-    assert sorted(closed.asset_selection) == sorted(keys), "same hours, one ranged run"
+    assert sorted(closed.asset_selection) == sorted(keys + followers), "same hours, one run"
     assert all(k in closed.tags for k in RANGE)
     repeated = _tick(sensor, instance, kafka, local_lake, second.cursor, defs)
     assert repeated.run_requests == [], "an hour already requested is not requested again"
 
     # A single topic's backfill of the same range is one run building that topic only.
     alone = closed.__class__(asset_selection=[keys[0]], tags=closed.tags)
-    result = _run(raw, alone, kafka, local_lake, instance)
+    result = _run([raw], alone, kafka, local_lake, instance)
     built = result.get_asset_materialization_events()
     assert {e.asset_key for e in built} == {keys[0]}
     assert len(built) > 1, "every hour of the range is materialized"
