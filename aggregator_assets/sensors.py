@@ -121,8 +121,8 @@ def read_many_high_watermarks(
                 bootstrap_timeout_ms=timeout_ms,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
-                max_partition_fetch_bytes=64 * 1024,
-                fetch_max_bytes=1024 * 1024,
+                max_partition_fetch_bytes=16 * 1024,
+                fetch_max_bytes=4 * 1024 * 1024,
                 connections_max_idle_ms=max(540_000, timeout_ms + 1),
             ) as consumer:
                 _poll_high_watermarks(consumer, positions, timeout_s, out, errors)
@@ -163,7 +163,7 @@ def _poll_high_watermarks(
         consumer.seek(tp, positions[tp.topic].get(tp.partition, 0))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200, max_records=1)
+        consumer.poll(timeout_ms=200)  # drained, so partitions with data are fetched again
         known = {tp: consumer.highwater(tp) for tp in tps}
         if all(v is not None for v in known.values()):
             for tp, hw in known.items():
