@@ -82,6 +82,9 @@ class SensorSettings:
     tick_budget_s: float = 40.0
     broker_timeout_s: float = 10.0
     max_requests_per_tick: int = 24
+    # A topic landing for the first time whose first record (by Kafka timestamp) is at most this
+    # many hours old catches up on all those hours in one ranged run (see plan_tick).
+    first_catch_up_hours: int = 24
 
 
 # -- broker --------------------------------------------------------------------------------
@@ -98,10 +101,15 @@ def read_high_watermarks(
 
 
 def read_many_high_watermarks(
-    kafka: KafkaResource, positions: dict[str, dict[int, int]], timeout_s: float
+    kafka: KafkaResource,
+    positions: dict[str, dict[int, int]],
+    timeout_s: float,
+    first_times: dict[str, datetime] | None = None,
 ) -> tuple[dict[str, dict[int, int]], dict[str, BaseException]]:
     """Topic -> partition -> high watermark, from fetch responses at the landed positions, for
     many topics through one consumer; and topic -> the error that kept its offsets unknown.
+    For a topic with no landed position yet, `first_times` gets the earliest Kafka timestamp
+    of the first records fetched (a hint of where its data starts; see `plan_tick`).
 
     Runs on a daemon thread joined with `timeout_s`, so a broker that hangs cannot hang the
     tick; the consumer itself connects within `timeout_s` or is closed (KafkaResource), so a
@@ -125,7 +133,8 @@ def read_many_high_watermarks(
                 fetch_max_bytes=4 * 1024 * 1024,
                 connections_max_idle_ms=max(540_000, timeout_ms + 1),
             ) as consumer:
-                _poll_high_watermarks(consumer, positions, timeout_s, out, errors)
+                found = first_times if first_times is not None else {}
+                _poll_high_watermarks(consumer, positions, timeout_s, out, errors, found)
         except BaseException as exc:
             failure.append(exc)
 
@@ -146,6 +155,7 @@ def _poll_high_watermarks(
     timeout_s: float,
     out: dict[str, dict[int, int]],
     errors: dict[str, BaseException],
+    first_times: dict[str, datetime],
 ) -> None:
     from kafka import TopicPartition
 
@@ -162,8 +172,14 @@ def _poll_high_watermarks(
     for tp in tps:
         consumer.seek(tp, positions[tp.topic].get(tp.partition, 0))
     deadline = time.monotonic() + timeout_s
+    seen = {tp for tp in tps if positions[tp.topic]}  # landed topics need no hint
     while time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200)  # drained, so partitions with data are fetched again
+        fetched = consumer.poll(timeout_ms=200)  # drained, so partitions with data refetch
+        for tp, records in fetched.items():
+            if tp not in seen and records and records[0].timestamp > 0:
+                seen.add(tp)
+                at = datetime.fromtimestamp(records[0].timestamp / 1000, timezone.utc)
+                first_times[tp.topic] = min(first_times.get(tp.topic, at), at)
         known = {tp: consumer.highwater(tp) for tp in tps}
         if all(v is not None for v in known.values()):
             for tp, hw in known.items():
@@ -283,6 +299,7 @@ def plan_tick(
     settings: SensorSettings = SensorSettings(),
     broker_error: str | None = None,
     deadline: float | None = None,
+    first_record_time: datetime | None = None,
 ) -> TickPlan:
     """Decide one tick's run requests and observation from the broker offsets and the landing."""
     from aggregator_assets.ingest.hours import file_landing_through, raw_hour_file
@@ -347,7 +364,17 @@ def plan_tick(
     clock_hour = _newest_hour_closed_by_clock(now, topic.lateness)
     behind_clock = watermark is None or watermark < clock_hour + HOUR + topic.lateness
     if lagging and behind_clock and not requests and clock_hour >= config.partitions_start:
-        requests.append(_raw_request(topic, clock_hour, landed_end, "catch up"))
+        first = clock_hour
+        if not landed_end and first_record_time is not None:
+            # A first landing: the broker's first record says where the data probably starts
+            # (a hint: hours it misses are requested once landed, as closed hours).
+            hinted = first_record_time.replace(minute=0, second=0, microsecond=0)
+            if clock_hour - hinted < HOUR * settings.first_catch_up_hours:
+                first = max(min(hinted, clock_hour), config.partitions_start)
+        hour = first
+        while hour <= clock_hour:
+            requests.append(_raw_request(topic, hour, landed_end, "catch up"))
+            hour += HOUR
 
     next_cursor = TopicCursor(
         checked=dict(landed_end),
@@ -575,7 +602,10 @@ def plan_batch_tick(
     topics = list(batch.topics)
     cursors = {t.name: cursor.topics.get(t.name, TopicCursor()) for t in topics}
     positions = {name: c.checked for name, c in cursors.items()}
-    high_watermarks, errors = read_many_high_watermarks(kafka, positions, settings.broker_timeout_s)
+    first_times: dict[str, datetime] = {}
+    high_watermarks, errors = read_many_high_watermarks(
+        kafka, positions, settings.broker_timeout_s, first_times
+    )
     start = cursor.start % len(topics)
     order = topics[start:] + topics[:start]
     next_cursor = BatchCursor(
@@ -601,6 +631,7 @@ def plan_batch_tick(
             settings,
             f"{type(error).__name__}: {error}" if error is not None else None,
             deadline,
+            first_times.get(topic.name),
         )
         evaluated.append(topic.name)
         next_cursor.topics[topic.name] = plan.cursor
@@ -653,8 +684,8 @@ def batch_sensor(
             hold=busy,
         )
         for request in tick.run_requests:
-            topics = len(request.asset_selection or [])
-            context.log.info(f"requesting {request.run_key} for {topics} topics")
+            raw = [k for k in request.asset_selection or [] if k.path[0].startswith("raw_")]
+            context.log.info(f"requesting {request.run_key} for {len(raw)} topics")
         return SensorResult(
             run_requests=tick.run_requests,
             asset_events=tick.observations,

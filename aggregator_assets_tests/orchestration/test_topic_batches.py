@@ -3,6 +3,8 @@ while each topic keeps its own asset and a single topic can still run alone."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from dagster import (
     AssetKey,
     DagsterInstance,
@@ -18,10 +20,19 @@ from aggregator_assets.assets.topics import topic_batches, topic_spec
 from aggregator_assets.assets.windows import windows_batch_asset
 from aggregator_assets.config import WindowSpec
 from aggregator_assets.sensors import BatchCursor, SensorSettings, topic_sensors
-from aggregator_assets_tests.ingest.helpers import mixed_records, new_topic, pipeline, produce
+from aggregator_assets_tests.ingest.helpers import (
+    Sent,
+    event,
+    mixed_records,
+    ms,
+    new_topic,
+    pipeline,
+    produce,
+)
 
 SETTINGS = SensorSettings(max_requests_per_tick=1000)
 RANGE = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+KEY = "%Y-%m-%d-%H:%M"
 
 
 def _batch_config(kafka, topics: int, batch_size: int):
@@ -112,3 +123,34 @@ def test_one_sensor_and_one_run_for_a_batch_of_topics(kafka, local_lake):
 
     cursor = BatchCursor.from_json(repeated.cursor)
     assert sorted(cursor.topics) == sorted(t.name for t in batch.topics)
+
+
+def test_a_first_landing_catches_up_on_recent_hours_in_one_run(kafka, local_lake):
+    """A topic the lake has never seen, whose records start two hours ago: its first request
+    spans from the first record's hour to the newest closed hour (not one hour per tick)."""
+    name = new_topic(kafka, partitions=2)
+    now = datetime.now(timezone.utc)
+    first = now - timedelta(hours=2, minutes=30)
+    times = [first + timedelta(minutes=10 * i) for i in range(12)]
+    produce(
+        kafka, name, [Sent(i % 2, event("d1", t, 1.0), ms(t), t, True) for i, t in enumerate(times)]
+    )
+    config = pipeline(name)
+    sensor = topic_sensors(config, SETTINGS)[0]
+    raw = raw_assets("batch_0", config.topics, config)
+    defs = Definitions(
+        assets=[topic_spec(config.topics[0]), raw],
+        sensors=[sensor],
+        resources={"kafka": kafka, "lake": local_lake},
+    )
+    instance = DagsterInstance.ephemeral()
+    (catch_up,) = _tick(sensor, instance, kafka, local_lake, None, defs).run_requests
+    assert catch_up.tags["aggregator/reason"] == "catch up"
+    clock_hour = (now - config.topics[0].lateness - timedelta(hours=1)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    assert catch_up.tags[RANGE[0]] == first.replace(minute=0, second=0, microsecond=0).strftime(KEY)
+    assert catch_up.tags[RANGE[1]] == clock_hour.strftime(KEY)
+    result = _run([raw], catch_up, kafka, local_lake, instance)
+    built = sorted(e.partition for e in result.get_asset_materialization_events())
+    assert built[0] == catch_up.tags[RANGE[0]] and built[-1] == catch_up.tags[RANGE[1]]
