@@ -4,16 +4,16 @@
 
 Starts the bundled broker, creates `--topics` topics named `lsst.sal.bench<n>` (one partition
 each) and produces `--rate` records a second into each for `--hours` backdated hours that the
-clock has closed. The pipeline config lists them by one pattern (`lsst.sal.*`, one template,
-one 1-minute window); the broker's topic list is cached first (`aggregator-assets
-topics-refresh`). It then times loading the code location (`import aggregator_assets.definitions`
-and building the repository's snapshot, as the daemon's code server does, in a fresh process),
-and starts `dagster-daemon` on a fresh Postgres database with `deploy/dagster.yaml`, nobody
-launching anything. It polls the lake until every closed hour of every topic has its raw and
-windows files, and prints: load time, runs launched (raw, windows, other), time from the daemon's
-start until every hour was sealed, and the CPU seconds of the daemon's process group (the
-daemon, its code server and every run; sampled each second, so processes living less than a
-second are missed).
+clock has closed. The pipeline config lists them by one pattern (`lsst.sal.*`, one template, one
+1-minute window); the broker's topic list is cached first (`aggregator-assets topics-refresh`).
+It then times loading the code location (`import aggregator_assets.definitions` and building the
+repository's snapshot, as the daemon's code server does, in a fresh process), and starts
+`dagster-daemon` on a fresh Postgres database with `deploy/dagster.yaml`, nobody launching
+anything (runs use `--executor`, default `in_process`). It polls the lake until every closed
+hour of every topic has its raw and windows files, and prints: load time, runs launched (raw,
+windows, other), time from the daemon's start until every hour was sealed, and the CPU seconds
+of the daemon's process group (the daemon, its code server and every run; sampled each second,
+so processes living less than a second are missed).
 
 Targets on this machine (2 cores): load <= 10 s; every hour sealed within 15 min; at most one
 run per 50 topic-hours. Needs Postgres on 127.0.0.1:5432 (trust) and free ports: the broker
@@ -149,16 +149,19 @@ def count_runs(env: dict) -> dict[str, int]:
     script = """
 import json
 from collections import Counter
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 with DagsterInstance.get() as instance:
-    kinds = Counter()
+    kinds, failures = Counter(), []
     for run in instance.get_runs():
         keys = [k.to_user_string() for k in (run.asset_selection or [])]
-        kind = "raw" if keys and all(k.startswith("raw_") for k in keys) else (
+        kind = "raw" if any(k.startswith("raw_") for k in keys) else (
             "windows" if keys and all(k.startswith("windows_") for k in keys) else "other")
         kinds[kind] += 1
         kinds["status_" + run.status.value] += 1
-print(json.dumps(kinds))
+        if run.status.value == "FAILURE":
+            events = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+            failures += [str(e.dagster_event.step_failure_data.error.message)[:300] for e in events]
+print(json.dumps({**kinds, "failures": failures}))
 """
     out = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
@@ -173,6 +176,13 @@ def main() -> int:
     parser.add_argument("--hours", type=int, default=2, help="backdated closed hours")
     parser.add_argument("--batch-size", type=int, default=50, help="topic_batch_size")
     parser.add_argument("--broker-port", type=int, default=19301)
+    parser.add_argument(
+        "--executor",
+        default="in_process",
+        choices=["in_process", "multiprocess"],
+        help="AGGREGATOR_EXECUTOR of the runs (multiprocess: a subprocess, a code location load,"
+        " per step)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait, at most")
     args = parser.parse_args()
 
@@ -215,6 +225,7 @@ def main() -> int:
             "DAGSTER_PG_DB": database,
             "DAGSTER_PG_USER": PG["user"],
             "DAGSTER_PG_PASSWORD": "",
+            "AGGREGATOR_EXECUTOR": args.executor,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         cli = Path(sys.executable).parent / "aggregator-assets"
@@ -262,18 +273,23 @@ def main() -> int:
         elapsed = time.monotonic() - t0
         meter.sample()
         runs = count_runs(env)
+        for failure in runs.pop("failures"):
+            print(f"  failed step: {failure}")
         launched = runs.get("raw", 0) + runs.get("windows", 0) + runs.get("other", 0)
         print(
             f"sealed {done}/{wanted} topic-hours in {elapsed:.0f} s after the daemon started"
             + ("" if done == wanted else " (TIMED OUT)")
         )
         print(
-            f"runs launched: {launched} (raw {runs.get('raw', 0)}, windows"
+            f"runs launched: {launched} (raw and their windows {runs.get('raw', 0)}, windows"
             f" {runs.get('windows', 0)}, other {runs.get('other', 0)}):"
             f" {wanted / max(launched, 1):.0f} topic-hours per run;"
             f" statuses { ({k[7:]: v for k, v in runs.items() if k.startswith('status_')}) }"
         )
-        print(f"CPU seconds (daemon, code server, runs): {meter.seconds:.0f}")
+        print(
+            f"CPU seconds (daemon, code server, runs; {args.executor} executor):"
+            f" {meter.seconds:.0f}"
+        )
         print(f"load average {os.getloadavg()[0]:.2f} at end")
         return 0 if done == wanted else 1
     finally:
