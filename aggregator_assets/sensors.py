@@ -173,6 +173,7 @@ def _poll_high_watermarks(
         consumer.seek(tp, positions[tp.topic].get(tp.partition, 0))
     deadline = time.monotonic() + timeout_s
     seen = {tp for tp in tps if positions[tp.topic]}  # landed topics need no hint
+    known: dict = dict.fromkeys(tps)
     while time.monotonic() < deadline:
         fetched = consumer.poll(timeout_ms=200)  # drained, so partitions with data refetch
         for tp, records in fetched.items():
@@ -182,13 +183,16 @@ def _poll_high_watermarks(
                 first_times[tp.topic] = min(first_times.get(tp.topic, at), at)
         known = {tp: consumer.highwater(tp) for tp in tps}
         if all(v is not None for v in known.values()):
-            for tp, hw in known.items():
-                out.setdefault(tp.topic, {})[tp.partition] = hw
-            return
-    for tp in tps:
-        errors.setdefault(
-            tp.topic, TimeoutError(f"no fetch response from every partition of {tp.topic} in time")
-        )
+            break
+    # A topic is answered when every partition of it is: a busy broker that answered for part of
+    # the batch in time lets those topics go on this tick.
+    unanswered = {tp.topic for tp, hw in known.items() if hw is None}
+    for tp, hw in known.items():
+        if tp.topic in unanswered:
+            message = f"no fetch response from every partition of {tp.topic} in time"
+            errors.setdefault(tp.topic, TimeoutError(message))
+        else:
+            out.setdefault(tp.topic, {})[tp.partition] = hw
 
 
 # -- planning ------------------------------------------------------------------------------
