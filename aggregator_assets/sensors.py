@@ -1,7 +1,13 @@
-"""Topic sensors: watch each Kafka topic and request the raw run of every hour that has closed.
+"""Topic sensors: watch Kafka topics and request the raw run of every hour that has closed.
 
-Each tick reads the broker's high watermarks (from a real fetch response: end offsets are not
-trusted) and the landing log's commit markers (small JSON files, never Parquet), then:
+There is one sensor per topic batch (`assets/topics.py`); `plan_tick` plans one topic and
+`plan_batch_tick` plans the batch: one consumer reads every topic's high watermarks, each topic
+is planned in turn, and the hours wanted are grouped into one run per range of consecutive hours
+for all topics wanting that range (`group_requests`), with the topics' windows in the same run.
+
+For each topic, a tick reads the broker's high watermarks (from a real fetch response: end
+offsets are not trusted) and the landing log's commit markers (small JSON files, never
+Parquet), then:
 
 - reports an `AssetObservation` on `kafka_<asset>`: end offsets, landed offsets, ingestion lag
   (offsets on the broker not yet in the lake) and the latest event time landed;
@@ -10,15 +16,17 @@ trusted) and the landing log's commit markers (small JSON files, never Parquet),
   from fewer offsets than have since landed for it (late records). Only the footer of the hour
   file is read, for its `aggregator.landing_through` offsets;
 - when the landing is behind the broker and nothing else was requested, requests the newest hour
-  closed by the wall clock, because every raw run first lands all new offsets.
+  closed by the wall clock, because every raw run first lands all new offsets (for a first
+  landing, every hour since its first record's, when that is recent).
 
 The watermark of a partition is the largest event time landed from it; a partition that is
 caught up (or empty) is idle and its watermark is now - lateness, so a quiet partition never
 holds hours open. The topic's watermark is the smallest over its partitions.
 
-Run keys are `<topic>:<hour>:<offsets>` where the offsets are those of the landing through
-which the hour's data is known: the same hour is never requested twice for the same data, and
-late records for it make a new key. The JSON cursor records how far the commits have been
+Each wanted hour has a key `<topic>:<hour>:<offsets>` where the offsets are those of the landing
+through which the hour's data is known; the batch cursor keeps the keys requested until their
+hour is built, so the same hour is never requested twice for the same data, and late records
+for it make a new key. The JSON cursor of a topic records how far the commits have been
 checked, which always advances to the end of the landing, and the hours still waiting to close
 or to be built (with the offsets through which their data is known), so a tick reads only new
 commits, and an hour that stays unbuilt (still open, or its runs keep failing) costs one cursor
