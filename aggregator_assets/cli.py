@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from aggregator_assets.config import ConfigError, asset_name, load_pipeline_config
+from aggregator_assets.config.patterns import TopicListingError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_REGISTRY = "http://127.0.0.1:8081"
@@ -127,6 +128,15 @@ def run_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_topics_refresh(args: argparse.Namespace) -> int:
+    from aggregator_assets.config.patterns import refresh_cache
+
+    path, topics = refresh_cache(args.cache)
+    print(f"{len(topics)} topics listed from the broker into {path}")
+    print("reload the code location (UI: Deployment > Reload) to add topics a pattern matches")
+    return 0
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -197,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("config-check", help="validate a pipeline config")
     check.add_argument("path", nargs="?", type=Path, help="default: $AGGREGATOR_CONFIG or packaged")
     check.set_defaults(run=run_config_check)
+
+    refresh = commands.add_parser(
+        "topics-refresh", help="list the broker's topics into the cache that patterns match"
+    )
+    refresh.add_argument(
+        "--cache", type=Path, help="default: $AGGREGATOR_TOPICS_CACHE or $DAGSTER_HOME/..."
+    )
+    refresh.set_defaults(run=run_topics_refresh)
     return parser
 
 
@@ -204,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, KeyError, ValueError) as exc:
+    except (ConfigError, TopicListingError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -3,8 +3,8 @@
 from dagster import Definitions
 
 from aggregator_assets.assets.maintenance import maintenance_asset
-from aggregator_assets.assets.raw import raw_asset
-from aggregator_assets.assets.topics import topic_spec
+from aggregator_assets.assets.raw import raw_assets
+from aggregator_assets.assets.topics import topic_batches, topic_spec
 from aggregator_assets.assets.trips import trip_assets
 from aggregator_assets.assets.windows import window_assets
 from aggregator_assets.automation import apply_automation
@@ -19,7 +19,7 @@ defs = apply_automation(
     Definitions(
         assets=[
             *(topic_spec(t) for t in config.topics),
-            *(raw_asset(t, config) for t in config.topics),
+            *(raw_assets(b.name, b.topics, config) for b in topic_batches(config)),
             *window_assets(config),
             *trip_assets(config),
             *query_assets(config),

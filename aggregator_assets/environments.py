@@ -6,8 +6,10 @@
   the run config, logs or metadata.
 
 The executor is a switch too ($AGGREGATOR_EXECUTOR): `multiprocess` (default) runs a run's steps
-in subprocesses of the run; `celery` hands them to `dagster-celery worker` processes on any
-number of machines through the broker at $CELERY_BROKER_URL (RabbitMQ or Redis).
+in subprocesses of the run; `in_process` runs them in the run's own process (each subprocess
+loads the code location again: with many topics, a batch run's two steps cost two loads);
+`celery` hands them to `dagster-celery worker` processes on any number of machines through the
+broker at $CELERY_BROKER_URL (RabbitMQ or Redis).
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from __future__ import annotations
 import os
 
 from dagster import EnvVar, ExecutorDefinition
-from dagster_aws.s3 import S3Resource
 from dagster_duckdb import DuckDBResource
 
 from aggregator_assets.resources import KafkaResource, LakeResource, SchemaRegistryResource
+from aggregator_assets.resources.lake import S3Settings
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
-def _s3() -> S3Resource:
-    return S3Resource(
+def _s3() -> S3Settings:
+    return S3Settings(
         endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=EnvVar("AWS_ACCESS_KEY_ID")
@@ -89,6 +91,10 @@ def executor_for_environment() -> ExecutorDefinition | None:
     kind = os.environ.get("AGGREGATOR_EXECUTOR", "multiprocess")
     if kind == "multiprocess":
         return None
+    if kind == "in_process":  # a run's steps in its own process: one code location load a run
+        from dagster import in_process_executor
+
+        return in_process_executor
     if kind == "celery":
         from dagster_celery import celery_executor
 
@@ -101,7 +107,9 @@ def executor_for_environment() -> ExecutorDefinition | None:
         return celery_executor.configured(
             {"broker": broker, "backend": "rpc://", "config_source": {"task_default_queue": queue}}
         )
-    raise ValueError(f"AGGREGATOR_EXECUTOR must be multiprocess or celery, not {kind!r}")
+    raise ValueError(
+        f"AGGREGATOR_EXECUTOR must be multiprocess, in_process or celery, not {kind!r}"
+    )
 
 
 def resources_for_environment() -> dict:

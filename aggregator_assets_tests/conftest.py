@@ -7,10 +7,10 @@ import uuid
 
 import boto3
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from aggregator_assets.demo.broker import LocalBroker, free_port
 from aggregator_assets.resources import KafkaResource, LakeResource
+from aggregator_assets.resources.lake import S3Settings
 
 os.environ.setdefault("DAGSTER_HOME", "")  # materialize() uses an ephemeral instance
 
@@ -47,7 +47,7 @@ def s3_lake(s3_endpoint) -> LakeResource:
     )
     return LakeResource(
         url=f"s3://{bucket}/lake",
-        s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1", **creds),
+        s3=S3Settings(endpoint_url=s3_endpoint, region_name="us-east-1", **creds),
     )
 
 

@@ -9,6 +9,7 @@ folder was altered, storage failed) does not stop the others; the run then fails
 """
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetExecutionContext,
@@ -22,8 +23,10 @@ from dagster import (
 )
 
 from aggregator_assets.config import PipelineConfig
-from aggregator_assets.ingest.lifecycle import MaintenanceReport, collect_staging, maintain_topic
 from aggregator_assets.resources import LakeResource
+
+if TYPE_CHECKING:
+    from aggregator_assets.ingest.lifecycle import MaintenanceReport
 
 MAINTENANCE_CRON = "40 * * * *"
 SHOWN_TOPICS = 50  # rows of the per-topic table (largest landing logs first)
@@ -39,7 +42,7 @@ def maintenance_condition() -> AutomationCondition:
     ).with_label(f"hourly ({MAINTENANCE_CRON}), and once when missing")
 
 
-def maintenance_metadata(reports: list[MaintenanceReport], staging_removed: int) -> dict:
+def maintenance_metadata(reports: list["MaintenanceReport"], staging_removed: int) -> dict:
     removed: dict[str, int] = {}
     for r in reports:
         for what, n in r.removed.items():
@@ -83,6 +86,8 @@ def maintenance_asset(config: PipelineConfig) -> AssetsDefinition:
         ),
     )
     def landing_maintenance(context: AssetExecutionContext, lake: LakeResource):
+        from aggregator_assets.ingest.lifecycle import collect_staging, maintain_topic
+
         store = lake.get_lake()
         reports, failures = [], []
         for topic in config.topics:

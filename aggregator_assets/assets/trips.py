@@ -13,6 +13,7 @@ script's own file in the vehicle lake (`aggregator_assets.trips.legacy`).
 import posixpath
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetDep,
@@ -30,23 +31,23 @@ from dagster import (
 )
 
 from aggregator_assets.config import PipelineConfig
-from aggregator_assets.lake import Lake, day_path
+from aggregator_assets.lake import day_path
 from aggregator_assets.partitions import daily_partitions
 from aggregator_assets.resources.lake import LakeResource
 from aggregator_assets.trips import TripsConfig, sample_time_column
-from aggregator_assets.trips.legacy import legacy_output_path, legacy_rows
-from aggregator_assets.trips.sources import (
-    MissingHoursError,
-    UnreadableTimeError,
-    external_source,
-    raw_hours_dataset,
-    scan_window,
-)
-from aggregator_assets.trips.summarize import OUTPUT_SCHEMA, DaySummary, summarize_day
+
+if TYPE_CHECKING:  # the transform (Arrow, DuckDB) is imported when a run executes
+    from aggregator_assets.lake import Lake
+    from aggregator_assets.trips.summarize import DaySummary
 
 EXTERNAL_LAKE_KEY = AssetKey("vehicle_data_lake")
-COLUMN_SCHEMA = TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in OUTPUT_SCHEMA])
 MISSING_DEVICES_SHOWN = 50
+
+
+def column_schema() -> TableSchema:
+    from aggregator_assets.trips.summarize import OUTPUT_SCHEMA
+
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in OUTPUT_SCHEMA])
 
 
 def raw_hours_mapping(trips: TripsConfig) -> TimeWindowPartitionMapping:
@@ -75,9 +76,9 @@ def _days(context: AssetExecutionContext) -> list[datetime]:
 
 def _write_days(
     context: AssetExecutionContext,
-    lake: Lake,
+    lake: "Lake",
     table_name: str,
-    summarize: Callable[[datetime], tuple[DaySummary, dict]],
+    summarize: Callable[[datetime], tuple["DaySummary", dict]],
 ) -> MaterializeResult:
     """Summarise each day of the (possibly ranged) run, write it atomically, sum up metadata."""
     rows = trips = 0
@@ -105,7 +106,7 @@ def _write_days(
     return MaterializeResult(
         metadata={
             "dagster/row_count": rows,
-            "dagster/column_schema": COLUMN_SCHEMA,
+            "dagster/column_schema": column_schema(),
             "trips": trips,
             "devices": len(devices),
             "devices_missing_from_config": len(missing),
@@ -153,12 +154,20 @@ def _raw_trip_asset(config: PipelineConfig, trips: TripsConfig):
         ),
     )
     def trip_summaries(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+        from aggregator_assets.trips.sources import (
+            MissingHoursError,
+            UnreadableTimeError,
+            raw_hours_dataset,
+            scan_window,
+        )
+        from aggregator_assets.trips.summarize import summarize_day
+
         store = lake.get_lake()
         # An hour counts as missing once it is closed (its end plus the topic's lateness, when
         # the topic sensor requests it); before that it is read as far as it exists.
         now = datetime.now(timezone.utc) - topic.lateness
 
-        def summarize(day: datetime) -> tuple[DaySummary, dict]:
+        def summarize(day: datetime) -> tuple["DaySummary", dict]:
             window = scan_window(day, trips)
             try:
                 raw = raw_hours_dataset(
@@ -194,13 +203,16 @@ def _external_trip_asset(config: PipelineConfig, trips: TripsConfig, spec: Asset
     def trip_summaries_external(
         context: AssetExecutionContext, lake: LakeResource
     ) -> MaterializeResult:
+        from aggregator_assets.trips.sources import UnreadableTimeError, external_source
+        from aggregator_assets.trips.summarize import summarize_day
+
         store = lake.get_lake()
         if trips.external_lake_url:
             source, prefix = LakeResource(url=trips.external_lake_url, s3=lake.s3).get_lake(), ""
         else:
             source, prefix = store, trips.external_lake_prefix
 
-        def summarize(day: datetime) -> tuple[DaySummary, dict]:
+        def summarize(day: datetime) -> tuple["DaySummary", dict]:
             try:
                 files = external_source(source, prefix, day, trips)
             except UnreadableTimeError as exc:
@@ -217,10 +229,12 @@ def _external_trip_asset(config: PipelineConfig, trips: TripsConfig, spec: Asset
 
 
 def _write_legacy(
-    context: AssetExecutionContext, lake: Lake, prefix: str, day: datetime, summary: DaySummary
+    context: AssetExecutionContext, lake: "Lake", prefix: str, day: datetime, summary: "DaySummary"
 ) -> int:
     """The script's file for `day`, written atomically where the script writes it; a day
     without rows has no file (as with the script), and a stale one from an earlier run goes."""
+    from aggregator_assets.trips.legacy import legacy_output_path, legacy_rows
+
     relative = posixpath.join(prefix, legacy_output_path(day))
     rows = legacy_rows(summary.table)
     if rows.num_rows:

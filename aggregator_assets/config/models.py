@@ -304,6 +304,8 @@ class PipelineConfig(_Strict):
     # The `trips:` section, validated into an `aggregator_assets.trips.TripsConfig` (see _trips).
     trips: Any = None
     landing: LandingSettings = Field(default_factory=LandingSettings)
+    # Topics sharing one raw op, windows op and topic sensor, hence runs (assets/topics.py).
+    topic_batch_size: int = Field(default=50, ge=1)
 
     @field_validator("partitions_start")
     @classmethod

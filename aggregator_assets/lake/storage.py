@@ -24,11 +24,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas: about a second for every process loading
+    import pyarrow.dataset as ds
 
 STAGING_DIR = "_staging"
 PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
@@ -176,6 +179,8 @@ class Lake:
 
     def dataset(self, relative: str) -> ds.Dataset:
         """A Hive-partitioned dataset over a table folder; staging and dotfiles are ignored."""
+        import pyarrow.dataset as ds
+
         return ds.dataset(
             self.path(relative),
             filesystem=self.fs,

@@ -1,31 +1,33 @@
-"""Tumbling-window statistics of raw hours: pure transforms, their SQL, checks and plot."""
+"""Tumbling-window statistics of raw hours: pure transforms, their SQL, checks and plot.
 
-from aggregator_assets.windows.checks import CheckOutcome, check_windows, merge_outcomes
-from aggregator_assets.windows.columns import key_columns, output_schema, quote_identifier
-from aggregator_assets.windows.compute import compute_window_stats, raw_read_options
-from aggregator_assets.windows.hourly import (
-    RawHourMissingError,
-    WindowHour,
-    build_window_hour,
-    raw_file,
-    windows_file,
-)
-from aggregator_assets.windows.plot import markdown_image, plot_windows_png
+Names are imported from their modules on first use (PEP 562), so that importing one light
+module of this package (`check_names`) does not import Arrow, DuckDB and matplotlib.
+"""
 
-__all__ = [
-    "CheckOutcome",
-    "RawHourMissingError",
-    "WindowHour",
-    "build_window_hour",
-    "check_windows",
-    "compute_window_stats",
-    "key_columns",
-    "markdown_image",
-    "merge_outcomes",
-    "output_schema",
-    "plot_windows_png",
-    "quote_identifier",
-    "raw_file",
-    "raw_read_options",
-    "windows_file",
-]
+from importlib import import_module
+
+_HOMES = {
+    "CheckOutcome": "checks",
+    "check_windows": "checks",
+    "merge_outcomes": "checks",
+    "key_columns": "columns",
+    "output_schema": "columns",
+    "quote_identifier": "columns",
+    "compute_window_stats": "compute",
+    "raw_read_options": "compute",
+    "RawHourMissingError": "hourly",
+    "WindowHour": "hourly",
+    "build_window_hour": "hourly",
+    "raw_file": "hourly",
+    "windows_file": "hourly",
+    "markdown_image": "plot",
+    "plot_windows_png": "plot",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -13,16 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aggregator_assets.config.window_naming import NAMINGS, WindowNaming
+from aggregator_assets.windows.check_names import (
+    CHECK_DESCRIPTIONS,
+    COUNTS_MATCH_RAW,
+    NO_NULL_KEYS,
+    WINDOWS_INSIDE_HOUR,
+)
 from aggregator_assets.windows.columns import window_bounds
-
-COUNTS_MATCH_RAW = "window_counts_match_raw"
-NO_NULL_KEYS = "no_null_keys"
-WINDOWS_INSIDE_HOUR = "windows_inside_hour"
-CHECK_DESCRIPTIONS = {
-    COUNTS_MATCH_RAW: "The event counts of all windows sum to the raw hour's row count.",
-    NO_NULL_KEYS: "No window has a null key field (rows without a device id cannot be grouped).",
-    WINDOWS_INSIDE_HOUR: "Every window lies inside its hour partition: [hour, hour + 1h).",
-}
 
 
 @dataclass(frozen=True)

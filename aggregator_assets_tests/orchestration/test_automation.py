@@ -15,6 +15,7 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
+from aggregator_assets.assets.topics import topic_batches
 from aggregator_assets.automation import stage_of
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.definitions import defs as code_location
@@ -86,5 +87,14 @@ def test_sensors_run_without_anyone_switching_them_on():
     automation = [s for s in sensors if isinstance(s, AutomationConditionSensorDefinition)]
     assert len(automation) == 1
     config = load_pipeline_config()
-    assert {s.name for s in sensors} >= {f"{t.asset_name}_topic_sensor" for t in config.topics}
+    graph = defs.resolve_asset_graph()
+    names = {f"{b.name}_sensor" for b in topic_batches(config)}
+    topic_sensors = [s for s in sensors if s.name in names]
+    assert len(topic_sensors) == len(names) == -(-len(config.topics) // config.topic_batch_size)
+    watched = [k for s in topic_sensors for k in s.asset_selection.resolve(graph)]
+    raw = [k for k in watched if k.to_user_string().startswith("raw_")]
+    want = [AssetKey(f"raw_{t.asset_name}") for t in config.topics]
+    assert sorted(raw) == sorted(want), "each topic is watched by exactly one topic sensor"
+    windows = {f"windows_{t.asset_name}_{w.name}" for t in config.topics for w in t.windows}
+    assert {k.to_user_string() for k in watched} >= windows, "windows follow in the same run"
     assert all(s.default_status == DefaultSensorStatus.RUNNING for s in sensors)

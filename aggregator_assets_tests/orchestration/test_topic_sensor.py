@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from dagster import DagsterInstance, Definitions, build_sensor_context, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, build_sensor_context, materialize
 from kafka.errors import KafkaError
 
 from aggregator_assets.assets.raw import raw_asset
@@ -15,6 +15,7 @@ from aggregator_assets.demo.broker import free_port
 from aggregator_assets.resources import KafkaResource
 from aggregator_assets.resources.kafka import BrokerUnavailableError
 from aggregator_assets.sensors import (
+    BatchCursor,
     SensorSettings,
     TopicCursor,
     plan_tick,
@@ -73,7 +74,16 @@ class Ticker:
 
 
 def by_key(result) -> dict[str, object]:
-    return {r.partition_key: r for r in result.run_requests}
+    """Hour -> the request building it (a ranged request builds each hour of its range)."""
+    out = {}
+    for r in result.run_requests:
+        start = r.partition_key or r.tags["dagster/asset_partition_range_start"]
+        end = r.partition_key or r.tags["dagster/asset_partition_range_end"]
+        hour = datetime.strptime(start, KEY)
+        while hour <= datetime.strptime(end, KEY):
+            out[hour.strftime(KEY)] = r
+            hour += timedelta(hours=1)
+    return out
 
 
 @pytest.fixture
@@ -101,19 +111,26 @@ def test_catch_up_then_closed_hours_with_stable_keys(kafka, local_lake, loaded):
     ticker.materialize(catch_up.partition_key)
     second = ticker.tick()
     requests = by_key(second)
-    for h in range(3):
-        hour = (BASE_HOUR + timedelta(hours=h)).strftime(KEY)
-        assert requests[hour].tags["aggregator/reason"] == "closed hour"
-        assert requests[hour].run_key.startswith(f"{name}:{hour}:")
+    hours = [(BASE_HOUR + timedelta(hours=h)).strftime(KEY) for h in range(3)]
+    # Consecutive hours of a topic are one ranged run: the three closed hours with data, then
+    # the empty hours closed since (each hour gets a file, for daily readers).
+    (closed,) = second.run_requests
+    assert closed.tags["aggregator/reason"] == "closed hour,empty hour"
+    assert closed.tags["dagster/asset_partition_range_start"] == hours[0]
+    assert all(requests[h] is closed for h in hours)
+    assert closed.asset_selection == [AssetKey(f"raw_{ticker.topic.asset_name}")]
     assert catch_up.partition_key not in requests, "the caught-up hour already has its file"
     assert second.asset_events[0].metadata["ingestion_lag"].value == 0
 
-    again = by_key(ticker.tick())
-    assert {k: r.run_key for k, r in again.items()} == {k: r.run_key for k, r in requests.items()}
-    assert not ticker.tick().asset_events, "an unchanged topic is not observed again"
-
-    restarted = TopicCursor.from_json(ticker.cursor)
-    assert restarted.to_json() == ticker.cursor
+    again = ticker.tick()
+    assert again.run_requests == [], "hours already requested are not requested again"
+    assert not again.asset_events, "an unchanged topic is not observed again"
+    cursor = BatchCursor.from_json(ticker.cursor)
+    assert [k.split(":")[1] for k in cursor.requested[name]][:3] == [h[:13] for h in hours]
+    assert len(cursor.requested[name]) == len(requests)
+    assert cursor.to_json() == ticker.cursor
+    restarted = BatchCursor.from_json(ticker.cursor).topics[name]
+    assert restarted.to_json() == cursor.topics[name].to_json()
 
     hour10 = BASE_HOUR.strftime(KEY)
     ticker.materialize(hour10)
@@ -129,7 +146,8 @@ def test_catch_up_then_closed_hours_with_stable_keys(kafka, local_lake, loaded):
     ticker.materialize((BASE_HOUR + timedelta(hours=1)).strftime(KEY))  # lands the late record
     late = by_key(ticker.tick())
     assert late[hour10].tags["aggregator/reason"] == "late"
-    assert late[hour10].run_key != requests[hour10].run_key
+    assert late[hour10].run_key.startswith(f"{name}:{hour10}:")
+    assert late[hour10].run_key not in cursor.requested[name], "late records make a new key"
 
 
 def test_open_hour_is_not_requested(kafka, local_lake):
@@ -176,6 +194,15 @@ def test_a_dead_broker_never_hangs_the_tick(local_lake):
     assert time.monotonic() - started < 10
 
 
-def test_one_sensor_per_topic():
+def test_one_sensor_per_batch_of_topics():
     config = pipeline("a-topic")
-    assert [s.name for s in topic_sensors(config)] == ["a_topic_topic_sensor"]
+    assert [s.name for s in topic_sensors(config)] == ["batch_0_sensor"]
+    assert topic_sensor(config.topics[0], config).name == "a_topic_topic_sensor"
+    many = config.model_copy(
+        update={
+            "topics": [config.topics[0].model_copy(update={"name": f"t{i}"}) for i in range(5)],
+            "topic_batch_size": 2,
+        }
+    )
+    sensors = topic_sensors(many)
+    assert [s.name for s in sensors] == ["batch_0_sensor", "batch_1_sensor", "batch_2_sensor"]

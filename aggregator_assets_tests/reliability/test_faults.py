@@ -19,7 +19,6 @@ from datetime import timedelta
 import boto3
 import pytest
 from dagster import DagsterEventType, RetryPolicy
-from dagster_aws.s3 import S3Resource
 from kafka.admin import NewTopic
 
 from aggregator_assets.assets.raw import RAW_RETRY_POLICY, raw_asset
@@ -28,6 +27,7 @@ from aggregator_assets.ingest.advance import advance_landing
 from aggregator_assets.ingest.fetch import fetch_new_records
 from aggregator_assets.ingest.landing import Landing
 from aggregator_assets.resources import KafkaResource, LakeResource
+from aggregator_assets.resources.lake import S3Settings
 from aggregator_assets_tests.ingest.helpers import BASE_HOUR, mixed_records, pipeline, produce
 from aggregator_assets_tests.reliability.common import (
     create_topic,
@@ -158,7 +158,7 @@ def _s3_lake(s3_endpoint: str, via: str) -> LakeResource:
         Bucket=bucket
     )
     return LakeResource(
-        url=f"s3://{bucket}/lake", s3=S3Resource(endpoint_url=via, region_name="us-east-1", **creds)
+        url=f"s3://{bucket}/lake", s3=S3Settings(endpoint_url=via, region_name="us-east-1", **creds)
     )
 
 

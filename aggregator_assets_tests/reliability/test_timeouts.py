@@ -13,11 +13,11 @@ import threading
 import time
 
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from aggregator_assets.environments import resources_for_environment
 from aggregator_assets.resources import KafkaResource, LakeResource
 from aggregator_assets.resources.kafka import BrokerUnavailableError
+from aggregator_assets.resources.lake import S3Settings
 from aggregator_assets.sensors import read_high_watermarks
 from aggregator_assets_tests.ingest.helpers import pipeline
 from aggregator_assets_tests.reliability.common import create_topic, failure_text, run_raw
@@ -95,7 +95,7 @@ def test_a_sensor_tick_against_a_silent_broker_leaves_no_thread_behind(
 
 def test_a_silent_s3_endpoint_fails_within_the_configured_bound(black_hole, monkeypatch):
     creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    s3 = S3Resource(
+    s3 = S3Settings(
         endpoint_url=f"http://{black_hole}", region_name="us-east-1", max_attempts=2, **creds
     )
     lake = LakeResource(

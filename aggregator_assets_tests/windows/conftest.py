@@ -6,10 +6,9 @@ import socket
 
 import boto3
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from aggregator_assets.config import PipelineConfig, load_pipeline_config
-from aggregator_assets.resources.lake import LakeResource
+from aggregator_assets.resources.lake import LakeResource, S3Settings
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +37,7 @@ def moto_endpoint():
 @pytest.fixture
 def s3_lake(moto_endpoint, request) -> LakeResource:
     bucket = f"lake-{abs(hash(request.node.name)) % 10**8}"
-    s3 = S3Resource(
+    s3 = S3Settings(
         endpoint_url=moto_endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

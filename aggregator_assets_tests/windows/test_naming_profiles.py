@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from dagster import materialize
 from dagster_duckdb import DuckDBResource
-from windows_testdata import pandas_window_stats
+from windows_testdata import materializations, pandas_window_stats
 
 from aggregator_assets.config.loader import parse_pipeline_config
 from aggregator_assets.ingest.hours import raw_hour_file
@@ -122,7 +122,7 @@ def test_kafka_aggregator_columns_through_broker_and_assets(
         assert ((got["time"] - start - window.seconds / 2) % window.seconds == 0).all()
 
         key = f"windows_{topic.asset_name}_{window.name}"
-        md = result.asset_materializations_for_node(key)[0].metadata
+        md = materializations(result, key)[0].metadata
         assert [c.name for c in md["dagster/column_schema"].schema.columns] == written.schema.names
         assert "data:image/png;base64," in md["plot"].value
         checks = {

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 from dagster import DagsterInstance, materialize
 from dagster_duckdb import DuckDBResource
-from windows_testdata import make_raw_hour
+from windows_testdata import make_raw_hour, materializations
 
-from aggregator_assets.assets.windows import window_assets
+from aggregator_assets.assets.windows import window_asset_key, window_assets
 from aggregator_assets.query import create_lake_views, query_assets
 from aggregator_assets.windows import raw_file, windows_file
 
@@ -20,8 +20,12 @@ PARTITION = "2026-11-02-10:00"
 CHECKS = {"window_counts_match_raw", "no_null_keys", "windows_inside_hour"}
 
 
-def _iot_assets(config):
-    return [a for a in window_assets(config) if "iot_events" in a.key.to_user_string()]
+def _iot(config, count=None) -> dict:
+    """`materialize` arguments selecting iot-events' windows assets (the first `count`) out of
+    the batch's windows op, with their checks."""
+    topic = config.topic("iot-events")
+    keys = [window_asset_key(topic, w) for w in topic.windows][:count]
+    return {"assets": window_assets(config), "selection": keys}
 
 
 def _write_raw(lake_resource, topic, hour, rows=3000, seed=0, table=None):
@@ -42,7 +46,7 @@ def _materialize_hour(pipeline_config, lake_resource):
     topic = pipeline_config.topic("iot-events")
     raw = _write_raw(lake_resource, topic, HOUR)
     result = materialize(
-        _iot_assets(pipeline_config), partition_key=PARTITION, resources={"lake": lake_resource}
+        **_iot(pipeline_config), partition_key=PARTITION, resources={"lake": lake_resource}
     )
     assert result.success
     lake = lake_resource.get_lake()
@@ -50,7 +54,7 @@ def _materialize_hour(pipeline_config, lake_resource):
         written = lake.read_table(windows_file(topic, window, HOUR))
         assert sum(written["event_count"].to_pylist()) == raw.num_rows
         key = f"windows_iot_events_{window.name}"
-        [event] = result.asset_materializations_for_node(key)
+        [event] = materializations(result, key)
         md = event.metadata
         assert md["dagster/row_count"].value == written.num_rows > 0
         assert [c.name for c in md["dagster/column_schema"].schema.columns] == written.schema.names
@@ -77,7 +81,7 @@ def test_null_key_fails_check_with_metadata(pipeline_config, local_lake):
     raw = raw.set_column(raw.schema.get_field_index("device_id"), "device_id", pa.array(ids))
     _write_raw(local_lake, topic, HOUR, table=raw)
     result = materialize(
-        _iot_assets(pipeline_config)[:1], partition_key=PARTITION, resources={"lake": local_lake}
+        **_iot(pipeline_config, 1), partition_key=PARTITION, resources={"lake": local_lake}
     )
     checks = _checks(result)
     failed = checks[("windows_iot_events_1m", "no_null_keys")]
@@ -89,7 +93,7 @@ def test_empty_hour_writes_empty_file(pipeline_config, local_lake):
     topic = pipeline_config.topic("iot-events")
     _write_raw(local_lake, topic, HOUR, rows=0)
     result = materialize(
-        _iot_assets(pipeline_config)[:1], partition_key=PARTITION, resources={"lake": local_lake}
+        **_iot(pipeline_config, 1), partition_key=PARTITION, resources={"lake": local_lake}
     )
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     written = local_lake.get_lake().read_table(windows_file(topic, topic.windows[0], HOUR))
@@ -98,7 +102,7 @@ def test_empty_hour_writes_empty_file(pipeline_config, local_lake):
 
 def test_missing_raw_fails_clearly(pipeline_config, local_lake):
     result = materialize(
-        _iot_assets(pipeline_config)[:1],
+        **_iot(pipeline_config, 1),
         partition_key=PARTITION,
         resources={"lake": local_lake},
         raise_on_error=False,
@@ -116,7 +120,7 @@ def test_ranged_run_is_one_run(pipeline_config, local_lake):
         _write_raw(local_lake, topic, hour, rows=300, seed=i)
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            _iot_assets(pipeline_config)[:1],
+            **_iot(pipeline_config, 1),
             resources={"lake": local_lake},
             instance=instance,
             tags={
@@ -125,7 +129,7 @@ def test_ranged_run_is_one_run(pipeline_config, local_lake):
             },
         )
         assert result.success
-        events = result.asset_materializations_for_node("windows_iot_events_1m")
+        events = materializations(result, "windows_iot_events_1m")
         assert sorted(e.partition for e in events) == [
             "2026-11-02-10:00",
             "2026-11-02-11:00",

@@ -100,3 +100,13 @@ def pandas_window_stats(raw: pa.Table, topic: TopicConfig, window_seconds: int) 
         if column.kind in derived:
             out[column.name] = derived[column.kind]
     return out[[c.name for c in topic.window_columns]]
+
+
+def materializations(result, key: str) -> list:
+    """The materializations of one asset in a run's result (`asset_materializations_for_node`
+    takes an op, and the windows assets of a topic batch share one)."""
+    return [
+        e.event_specific_data.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == key
+    ]
