@@ -9,8 +9,6 @@ and terminate the run to pause the tail. The sensor is RUNNING by default when
 `AGGREGATOR_LIVE_TAIL=1` (production deployments set it), STOPPED otherwise.
 """
 
-from __future__ import annotations
-
 import os
 import time
 from datetime import datetime, timezone
@@ -72,13 +70,13 @@ def observation(done: TopicRound, topic_key, now: datetime) -> AssetObservation:
     )
 
 
-def live_tail_job(config: PipelineConfig) -> JobDefinition:
+def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
     needs = {"kafka", "lake", "duckdb"}
-    if any(t.value_format == "avro" for t in config.topics):
+    if any(t.value_format == "avro" for t in pipeline.topics):
         needs.add("schema_registry")
 
     @op(name="live_tail_loop", required_resource_keys=needs)
-    def live_tail_loop(context: OpExecutionContext, settings: LiveTailConfig) -> None:
+    def live_tail_loop(context: OpExecutionContext, config: LiveTailConfig) -> None:
         """Land every topic each interval until the run is terminated (or `max_rounds`)."""
         store = context.resources.lake.get_lake()
         services = {}
@@ -90,10 +88,10 @@ def live_tail_job(config: PipelineConfig) -> JobDefinition:
             while True:
                 started = time.monotonic()
                 landed = 0
-                for topic in config.topics:
+                for topic in pipeline.topics:
                     extra = services if topic.value_format == "avro" else {}
                     try:
-                        done = tail_topic(consumer, store, topic, config, **extra)
+                        done = tail_topic(consumer, store, topic, pipeline, **extra)
                     except Exception as exc:  # one topic's failure must not stop the others
                         context.log.warning(f"{topic.name}: {type(exc).__name__}: {exc}")
                         continue
@@ -103,15 +101,15 @@ def live_tail_job(config: PipelineConfig) -> JobDefinition:
                         shown[topic.name] = state
                         now = datetime.now(timezone.utc)
                         context.log_event(observation(done, topic_asset_key(topic), now))
-                if settings.refresh_views and not store.is_s3:
-                    rebuild_database(context.resources.duckdb.database, store, config)
+                if config.refresh_views and not store.is_s3:
+                    rebuild_database(context.resources.duckdb.database, store, pipeline)
                 rounds += 1
                 context.log.info(
                     f"round {rounds}: landed {landed} records in {time.monotonic() - started:.2f}s"
                 )
-                if settings.max_rounds and rounds >= settings.max_rounds:
+                if config.max_rounds and rounds >= config.max_rounds:
                     return
-                time.sleep(max(0.0, settings.interval_s - (time.monotonic() - started)))
+                time.sleep(max(0.0, config.interval_s - (time.monotonic() - started)))
 
     @job(
         name=JOB_NAME,

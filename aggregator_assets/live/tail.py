@@ -94,6 +94,9 @@ def tail_topic(
     """Land what is new for one topic and rewrite its provisional windows."""
     started = time.monotonic()
     landing = Landing(lake, topic.name)
+    # The consumer lives across rounds and topics: forget the last fetch's assignment and the
+    # partitions it paused when caught up, or they would stay paused.
+    consumer.unsubscribe()
     advanced = advance_landing(consumer, landing, topic, config.partitions_start, **services)
     cover = landing.cover()
     hws = high_watermarks(consumer, topic.name)

@@ -48,7 +48,7 @@ def records_between(first: datetime, last: datetime, count: int, seed: int = 0) 
     step = (last - first) / count
     for i in range(count):
         at = first + step * i
-        value = (i * 7919 + seed) % 1000 / 7.0
+        value = (i * 7919 + seed) % 1000 / 7.0 + 1e9 * (i % 3 == 0)
         body = event(f"d{i % 5}", at, value, battery=(i * 13) % 100)
         out.append(Sent(i % 3, body, ms(at + timedelta(seconds=1)), at, True))
     out.append(Sent(0, b"{broken", ms(first), None, False))
