@@ -34,6 +34,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config.models import PipelineConfig
+from aggregator_assets.live.publish import Publisher, published_window
 from aggregator_assets.live.tail import TopicRound, tail_topic
 from aggregator_assets.query.assets import rebuild_database
 
@@ -83,8 +84,12 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
         if "schema_registry" in needs:
             services["schema_registry"] = context.resources.schema_registry.get_client()
         shown: dict[str, tuple] = {}
+        publishers = {t.name: Publisher(t) for t in pipeline.topics if t.publish_windows}
         rounds = 0
-        with context.resources.kafka.consumer() as consumer:
+        with (
+            context.resources.kafka.consumer() as consumer,
+            context.resources.kafka.producer() as producer,
+        ):
             while True:
                 started = time.monotonic()
                 landed = 0
@@ -96,6 +101,18 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
                         context.log.warning(f"{topic.name}: {type(exc).__name__}: {exc}")
                         continue
                     landed += done.landed_records
+                    publisher = publishers.get(topic.name)
+                    if publisher:
+                        windows = done.provisional[published_window(topic).name]
+                        try:
+                            sent = publisher.publish(
+                                producer, context.resources.kafka.consumer, windows
+                            )
+                        except Exception as exc:  # read back and retried next round
+                            context.log.warning(f"{publisher.target}: {type(exc).__name__}: {exc}")
+                        else:
+                            if sent:
+                                context.log.info(f"published {sent} windows to {publisher.target}")
                     state = (tuple(done.landed_end.items()), done.lag_records, done.watermark)
                     if shown.get(topic.name) != state:
                         shown[topic.name] = state

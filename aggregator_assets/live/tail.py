@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 
 from aggregator_assets.config.models import PipelineConfig, TopicConfig
@@ -36,7 +37,7 @@ class TopicRound:
     max_kafka_timestamp: datetime | None
     watermark: datetime | None
     seconds: float
-    provisional_rows: dict[str, int] = field(default_factory=dict)
+    provisional: dict[str, pa.Table] = field(default_factory=dict)  # window name -> windows
 
     @property
     def lag_records(self) -> int:
@@ -111,6 +112,6 @@ def tail_topic(
         for window in topic.windows:
             table = provisional_windows(rows, topic, window, watermark)
             write_provisional(lake, topic, window, table)
-            result.provisional_rows[window.name] = table.num_rows
+            result.provisional[window.name] = table
     result.seconds = time.monotonic() - started
     return result

@@ -14,7 +14,9 @@ from aggregator_assets_tests.ingest.helpers import START, Sent, event, ms
 HOUR = timedelta(hours=1)
 
 
-def windowed_pipeline(topic_name: str, lateness: str = "5m") -> PipelineConfig:
+def windowed_pipeline(
+    topic_name: str, lateness: str = "5m", sizes: tuple[str, ...] = ("1m", "5m"), **extra
+) -> PipelineConfig:
     return parse_pipeline_config(
         {
             "partitions_start": START.isoformat(),
@@ -31,11 +33,12 @@ def windowed_pipeline(topic_name: str, lateness: str = "5m") -> PipelineConfig:
                         "metadata": {"type": "json"},
                     },
                     "allowed_lateness": lateness,
-                    "windows": [{"size": "1m"}, {"size": "5m"}],
+                    "windows": [{"size": size} for size in sizes],
                     "domain_counts": {
                         "low_battery_count": {"field": "battery_level", "op": "<", "value": 20}
                     },
                 }
+                | extra
             ],
         }
     )
