@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -79,15 +80,24 @@ def admin_sql(sql: str) -> None:
         conn.close()
 
 
-def tail_processes() -> list[psutil.Process]:
-    """The live_tail run worker and its step subprocess(es)."""
-    found = []
+def live_run_id() -> str | None:
+    """The live_tail run in progress, from the instance ($DAGSTER_HOME, Postgres)."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(
+            RunsFilter(job_name="live_tail", statuses=[DagsterRunStatus.STARTED]), limit=1
+        )
+    return runs[0].run_id if runs else None
+
+
+def tail_processes(run_id: str) -> list[psutil.Process]:
+    """The run worker and step process of a run: the parents of its compute-log tailers."""
     for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "execute_run" in cmd and "live_tail" in cmd:
-            found.append(proc)
-            found += proc.children(recursive=True)
-    return found
+        if f"{run_id}/compute_logs" in " ".join(proc.info["cmdline"] or []):
+            step = proc.parent()
+            return [step, step.parent()] if step else []
+    return []
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
@@ -99,6 +109,15 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def round_seconds(logs: Path) -> list[float]:
+    """Wall time of each live_tail round, from the run's compute logs ("round N: ... in Xs")."""
+    found = re.findall(
+        r"round \d+: landed \d+ records in ([0-9.]+)s",
+        "".join(f.read_text(errors="replace") for f in logs.glob("*.err")),
+    )
+    return [float(x) for x in found]
 
 
 def percentiles(values: list[float]) -> str:
@@ -199,16 +218,19 @@ def main() -> None:
             start_new_session=True,
         )
         print(f"work dir {work}; waiting for the live_tail run", flush=True)
+        os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_")})
         deadline = time.monotonic() + 300
-        while not tail_processes():
+        procs: list[psutil.Process] = []
+        while not procs:
             if time.monotonic() > deadline or daemon.poll() is not None:
                 raise SystemExit("no live_tail run started; see " + str(work / "daemon.log"))
             time.sleep(2)
+            run_id = live_run_id()
+            procs = tail_processes(run_id) if run_id else []
+        print(f"live_tail run {run_id}: processes {[p.pid for p in procs]}", flush=True)
         time.sleep(20)  # its first rounds (imports, first views)
-        procs = tail_processes()
         idle_from = cpu_seconds(procs)
         time.sleep(args.idle_minutes * 60)
-        procs = tail_processes()
         idle_cpu = cpu_seconds(procs) - idle_from
         all_topics = len(active) + len(idle)
         print(
@@ -269,7 +291,7 @@ def main() -> None:
                         )
             time.sleep(max(0.0, args.poll_s - (time.time() - now)))
         producer.join()
-        busy_cpu = cpu_seconds(tail_processes()) - busy_from
+        busy_cpu = cpu_seconds(procs) - busy_from
         busy_s = args.minutes * 60 + args.settle_minutes * 60
         records = sum(len(s) for s in producer.sent.values())
         extra = busy_cpu - idle_cpu / (args.idle_minutes * 60) * busy_s
@@ -299,6 +321,8 @@ def main() -> None:
             print(
                 f"{topic}: window close -> live_windows_ closed row: {percentiles(window_delays)}"
             )
+        rounds = round_seconds(home / "storage" / run_id / "compute_logs")
+        print(f"live_tail rounds ({all_topics} topics, every 60 s): {percentiles(rounds)}")
         if sealed:
             for key, delay in sorted(sealed.items()):
                 print(f"{key}: hour close -> sealed file: {delay:.0f} s")

@@ -84,6 +84,7 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
         if "schema_registry" in needs:
             services["schema_registry"] = context.resources.schema_registry.get_client()
         shown: dict[str, tuple] = {}
+        views_input: dict[str, tuple] = {}  # topic -> live pieces the views were built from
         publishers = {t.name: Publisher(t) for t in pipeline.topics if t.publish_windows}
         rounds = 0
         with (
@@ -92,7 +93,7 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
         ):
             while True:
                 started = time.monotonic()
-                landed = 0
+                landed, changed = 0, rounds == 0
                 for topic in pipeline.topics:
                     extra = services if topic.value_format == "avro" else {}
                     try:
@@ -102,8 +103,11 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
                         continue
                     landed += done.landed_records
                     publisher = publishers.get(topic.name)
-                    if publisher:
-                        windows = done.provisional[published_window(topic).name]
+                    views_input[topic.name], before = done.pieces, views_input.get(topic.name)
+                    changed = changed or done.pieces != before
+                    window_name = published_window(topic).name if publisher else None
+                    if publisher and window_name in done.provisional:
+                        windows = done.provisional[window_name]
                         try:
                             sent = publisher.publish(
                                 producer, context.resources.kafka.consumer, windows
@@ -113,12 +117,13 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
                         else:
                             if sent:
                                 context.log.info(f"published {sent} windows to {publisher.target}")
-                    state = (tuple(done.landed_end.items()), done.lag_records, done.watermark)
+                    state = (tuple(done.landed_end.items()), done.lag_records)
                     if shown.get(topic.name) != state:
                         shown[topic.name] = state
                         now = datetime.now(timezone.utc)
                         context.log_event(observation(done, topic_asset_key(topic), now))
-                if config.refresh_views and not store.is_s3:
+                # The views list the live pieces: rebuild them when a topic's list changed.
+                if config.refresh_views and changed and not store.is_s3:
                     rebuild_database(context.resources.duckdb.database, store, pipeline)
                 rounds += 1
                 context.log.info(

@@ -21,7 +21,12 @@ from aggregator_assets.ingest.cover import Cover
 from aggregator_assets.ingest.landing import Landing
 from aggregator_assets.lake import Lake
 from aggregator_assets.live.pieces import live_pieces
-from aggregator_assets.live.windows import open_hour_rows, provisional_windows, write_provisional
+from aggregator_assets.live.windows import (
+    open_hour_rows,
+    provisional_file,
+    provisional_windows,
+    write_provisional,
+)
 from aggregator_assets.sensors import topic_watermark
 
 
@@ -37,7 +42,9 @@ class TopicRound:
     max_kafka_timestamp: datetime | None
     watermark: datetime | None
     seconds: float
-    provisional: dict[str, pa.Table] = field(default_factory=dict)  # window name -> windows
+    # window name -> provisional windows written this round (none when nothing could change)
+    provisional: dict[str, pa.Table] = field(default_factory=dict)
+    pieces: tuple = ()  # (path, take_from) of the live pieces: the live views' input
 
     @property
     def lag_records(self) -> int:
@@ -107,9 +114,18 @@ def tail_topic(
     result = TopicRound(
         topic.name, advanced.records, cover.through, hws, event_times, stamp, watermark, 0.0
     )
+    pieces = live_pieces(lake, landing, cover, topic.name)
+    result.pieces = tuple((p.path, p.take_from) for p in pieces)
+    raw_pieces = [p for p in pieces if p.kind == "raw"]
+    # An idle topic without live rows keeps its (empty) provisional files: nothing to redo.
+    quiet = not advanced.records and not raw_pieces
     if topic.windows:
-        rows = open_hour_rows(lake, landing, topic, live_pieces(lake, landing, cover, topic.name))
+        rows = None
         for window in topic.windows:
+            if quiet and lake.exists(provisional_file(topic, window)):
+                continue
+            if rows is None:
+                rows = open_hour_rows(lake, landing, topic, raw_pieces)
             table = provisional_windows(rows, topic, window, watermark)
             write_provisional(lake, topic, window, table)
             result.provisional[window.name] = table
