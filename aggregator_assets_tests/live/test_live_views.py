@@ -68,6 +68,11 @@ def test_live_rows_are_what_the_sealed_hour_later_holds(kafka, local_lake, s3_la
     assert live.num_rows == valid
     bad = query(con, f"SELECT count(*) n FROM live_quarantine_{topic.asset_name}")
     assert bad["n"][0].as_py() == 2
+    for size in ("1m", "5m"):  # provisional windows of h1 and h2: every live row counted once
+        counted = query(
+            con, f"SELECT sum(event_count) n FROM live_windows_{topic.asset_name}_{size}"
+        )
+        assert counted["n"][0].as_py() == valid
     valid += len(older)  # recent_ holds the sealed hour h0 too
     assert query(con, f"SELECT count(*) n FROM recent_{topic.asset_name}")["n"][0].as_py() == valid
 
