@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from kafka import TopicPartition
 
 from aggregator_assets.live.publish import ORDER_HEADER, Publisher, published_window
@@ -70,3 +71,12 @@ def test_each_closed_window_is_published_once_across_a_kill_9(kafka, local_lake,
             producer, kafka.consumer, done.provisional[published_window(topic).name]
         )
     assert again == 0 and len(_read_all(kafka, out)) == RECORDS
+
+
+def test_publish_windows_must_name_one_of_the_topics_window_sizes():
+    with pytest.raises(ValueError, match=r"publish_windows\.size: .5m. is not one of"):
+        windowed_pipeline("t", sizes=("1m",), publish_windows={"topic": "out", "size": "5m"})
+    with pytest.raises(ValueError, match="topic"):
+        windowed_pipeline("t", sizes=("1m",), publish_windows={"topic": "bad/name", "size": "1m"})
+    ok = windowed_pipeline("t", sizes=("1m",), publish_windows={"topic": "out", "size": "60s"})
+    assert published_window(ok.topics[0]).name == "1m"
