@@ -151,7 +151,7 @@ def _views_of_kind(
     columns: dict[str, str],
 ) -> dict[str, str]:
     """SQL of the live view of one kind, and of the recent view for raw."""
-    base = f"{topic.asset_name}"
+    base = topic.asset_name
     mine = [p for p in pieces if p.kind == kind]
     hours = {int(f"{p.hour:%Y%m%d%H}") for p in mine}
     source = sources.pieces(f"__live_pieces_{kind}_{base}", mine, landing) if mine else None
@@ -199,17 +199,17 @@ def live_view_sql(con: duckdb.DuckDBPyConnection, lake: Lake, topic: TopicConfig
         quarantine_columns,
     )
     for window in topic.windows:
-        path = provisional_file(topic, window)
-        if lake.exists(path):
-            if lake.is_s3:
-                con.register(f"__live_windows_{topic.asset_name}_{window.name}", lake.dataset(path))
-                views[f"live_windows_{topic.asset_name}_{window.name}"] = (
-                    f"SELECT * FROM {q(f'__live_windows_{topic.asset_name}_{window.name}')}"
-                )
-            else:
-                views[f"live_windows_{topic.asset_name}_{window.name}"] = (
-                    f"SELECT * FROM read_parquet({_sql_string(lake.path(path))})"
-                )
+        path, name = (
+            provisional_file(topic, window),
+            f"live_windows_{topic.asset_name}_{window.name}",
+        )
+        if not lake.exists(path):
+            continue
+        if lake.is_s3:
+            con.register(f"__{name}", lake.dataset(path))
+            views[name] = f"SELECT * FROM {q(f'__{name}')}"
+        else:
+            views[name] = f"SELECT * FROM read_parquet({_sql_string(lake.path(path))})"
     return views
 
 
