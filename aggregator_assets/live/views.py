@@ -177,7 +177,10 @@ def _views_of_kind(
 def live_view_sql(con: duckdb.DuckDBPyConnection, lake: Lake, topic: TopicConfig) -> dict[str, str]:
     """View name -> SELECT of the live views of one topic (registering S3 datasets on `con`)."""
     landing = Landing(lake, topic.name)
-    pieces = live_pieces(lake, landing, landing.cover(), topic.name)
+    cover = landing.cover()
+    if not cover.ends:  # nothing landed yet: no view, as for a table folder without data
+        return {}
+    pieces = live_pieces(lake, landing, cover, topic.name)
     sources = _Sources(con, lake)
     quarantine_columns = {"kafka_offset": "kafka_offset", "kafka_partition": "kafka_partition"}
     views = _views_of_kind(
@@ -213,13 +216,27 @@ def live_view_sql(con: duckdb.DuckDBPyConnection, lake: Lake, topic: TopicConfig
     return views
 
 
+def live_view_names(topic: TopicConfig) -> list[str]:
+    base = topic.asset_name
+    names = [f"live_{base}", f"recent_{base}", f"live_quarantine_{base}"]
+    return names + [f"live_windows_{base}_{w.name}" for w in topic.windows]
+
+
 def create_live_views(
     con: duckdb.DuckDBPyConnection, lake: Lake, config: PipelineConfig
-) -> list[str]:
-    """Create or replace every topic's live views; returns their names."""
-    created = []
+) -> tuple[list[str], list[str]]:
+    """Create or replace every topic's live views; returns (created, skipped without data).
+
+    A view skipped now is dropped from a local database, so it cannot fail later."""
+    created, skipped = [], []
     for topic in config.topics:
-        for name, select in live_view_sql(con, lake, topic).items():
+        views = live_view_sql(con, lake, topic)
+        for name, select in views.items():
             con.execute(f"CREATE OR REPLACE VIEW {q(name)} AS {select}")
             created.append(name)
-    return created
+        for name in live_view_names(topic):
+            if name not in views:
+                skipped.append(name)
+                if not lake.is_s3:
+                    con.execute(f"DROP VIEW IF EXISTS {q(name)}")
+    return created, skipped

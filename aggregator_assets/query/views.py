@@ -70,5 +70,5 @@ def create_lake_views(
                 "hive_partitioning = true, union_by_name = true)"
             )
         created.append(view.name)
-    created += create_live_views(con, lake, config)
-    return {"created": created, "skipped": skipped}
+    live, quiet = create_live_views(con, lake, config)
+    return {"created": created + live, "skipped": skipped + quiet}
