@@ -37,7 +37,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config.models import PipelineConfig, TopicConfig
-from aggregator_assets.live.publish import Publisher, published_window
+from aggregator_assets.live.publish import Publisher, published_window, sealed_windows_reader
 from aggregator_assets.live.tail import TopicRound, tail_topic
 from aggregator_assets.query.assets import rebuild_database
 
@@ -125,10 +125,13 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
                     changed = changed or done.pieces != before
                     publisher = publishers.get(topic.name)
                     window = published_window(topic).name if publisher else None
-                    if publisher and producer and window in done.provisional:
+                    if publisher and producer:
                         try:
                             sent = publisher.publish(
-                                producer, kafka.consumer, done.provisional[window]
+                                producer,
+                                kafka.consumer,
+                                done.provisional.get(window),
+                                sealed_windows_reader(store, topic),
                             )
                         except Exception as exc:  # read back and retried next round
                             context.log.warning(f"{publisher.target}: {type(exc).__name__}: {exc}")

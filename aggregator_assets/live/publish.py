@@ -6,7 +6,9 @@ The output topic is its own record of what was published. Rows are produced in o
 retries). So each output partition holds a prefix of that order restricted to its keys, and the
 last record of each partition says where its prefix ends: on start (and after any produce
 error) the publisher reads that one record back per partition (header `aggregator.order`), and
-then sends only rows after it. Between restarts it keeps the positions in memory. A window is
+then sends only rows after it. Between restarts it keeps the positions in memory. Hours after
+the positions that are no longer provisional (sealed between two rounds, or while the tail was
+stopped) are published from their sealed windows files, which hold the same numbers. A window is
 published once closed (end + allowed_lateness <= the topic's watermark); a record later than
 `allowed_lateness` can still change the sealed hour's window, as in kafka-aggregator, but is not
 published again.
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,16 +30,30 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from aggregator_assets.config.models import TopicConfig, WindowSpec
+from aggregator_assets.lake import Lake
 from aggregator_assets.live.windows import CLOSED_COLUMN
 from aggregator_assets.windows.columns import key_columns, window_bounds
+from aggregator_assets.windows.hourly import windows_file
 
 ORDER_HEADER = "aggregator.order"
+HOUR = timedelta(hours=1)
 Order = tuple  # (window start in µs, (null?, value) per key column)
 
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The Java client's default partitioner, so consumers of the key see the same split."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def sealed_windows_reader(lake: Lake, topic: TopicConfig) -> Callable[[datetime], pa.Table | None]:
+    """Reads the sealed windows file of an hour of the published size, or None."""
+    window = published_window(topic)
+
+    def read(hour: datetime) -> pa.Table | None:
+        path = windows_file(topic, window, hour)
+        return lake.read_table(path) if lake.exists(path) else None
+
+    return read
 
 
 def published_window(topic: TopicConfig) -> WindowSpec:
@@ -48,6 +64,10 @@ def published_window(topic: TopicConfig) -> WindowSpec:
 
 def order_of(start_us: int, keys: list) -> Order:
     return (start_us, tuple((v is None, "" if v is None else v) for v in keys))
+
+
+def _hour_of(start_us: int) -> datetime:
+    return datetime.fromtimestamp(start_us // 3_600_000_000 * 3600, timezone.utc)
 
 
 def _json_value(value: object) -> object:
@@ -112,20 +132,52 @@ class Publisher:
         consumer.unsubscribe()
         self.positions, self.partitions = positions, len(tps)
 
+    def _sealed_since_positions(
+        self, windows: pa.Table | None, sealed_hour: Callable[[datetime], pa.Table | None]
+    ) -> list[pa.Table]:
+        """Sealed windows of the hours from the earliest position to now that are not open.
+
+        A publisher that never published anything starts from the provisional windows."""
+        assert self.positions is not None
+        known = [o[0] for o in self.positions.values() if o is not None]
+        if not known:
+            return []
+        open_hours = set()
+        if windows is not None and windows.num_rows:
+            start, _ = window_bounds(windows, self.topic.naming)
+            open_hours = {_hour_of(us) for us in pc.cast(start, pa.int64()).to_pylist()}
+        hour, now = _hour_of(min(known)), datetime.now(timezone.utc)
+        found = []
+        while hour <= now:
+            if hour not in open_hours and (table := sealed_hour(hour)) is not None:
+                found.append(table.append_column(CLOSED_COLUMN, pa.array([True] * table.num_rows)))
+            hour += HOUR
+        return found
+
     def publish(
         self,
         producer: KafkaProducer,
         open_consumer: Callable[[], AbstractContextManager[KafkaConsumer]],
-        windows: pa.Table,
+        windows: pa.Table | None,
+        sealed_hour: Callable[[datetime], pa.Table | None] | None = None,
     ) -> int:
         """Send every closed window after each partition's position; returns how many.
 
-        `open_consumer` (e.g. `KafkaResource.consumer`) gives a plain consumer for the read-back:
-        the landing's consumer is columnar and returns no record objects."""
+        `windows` are the provisional windows (None: unchanged and empty). `open_consumer`
+        (e.g. `KafkaResource.consumer`) gives a plain consumer for the read-back: the landing's
+        consumer is columnar and returns no record objects. `sealed_hour` reads an hour's sealed
+        windows file (or None): hours after the positions that are no longer provisional (sealed
+        between two rounds, or while the tail was stopped) are published from it."""
         if self.positions is None:
             with open_consumer() as consumer:
                 self.read_back(consumer)
         assert self.positions is not None
+        tables = [windows] if windows is not None else []
+        if sealed_hour is not None:
+            tables += self._sealed_since_positions(windows, sealed_hour)
+        if not tables:
+            return 0
+        windows = pa.concat_tables(tables, promote_options="permissive")
         closed = windows.filter(pc.fill_null(windows[CLOSED_COLUMN], False))
         if closed.num_rows == 0:
             return 0

@@ -2,7 +2,8 @@
 
 Usage: python -m aggregator_assets_tests.live.publish_child TOPIC OUT BOOTSTRAP LAKE READY HANG_AT
 With HANG_AT > 0 the child touches READY after HANG_AT sends and waits to be killed (the sends
-before it are on their way to the broker); with 0 it publishes everything and exits.
+before it are on their way to the broker); with 0 it publishes everything and exits, from the
+provisional windows and, for hours sealed since, from their windows files.
 """
 
 import sys
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 from aggregator_assets.lake import Lake
-from aggregator_assets.live.publish import Publisher, published_window
+from aggregator_assets.live.publish import Publisher, published_window, sealed_windows_reader
 from aggregator_assets.live.tail import tail_topic
 from aggregator_assets.resources import KafkaResource
 from aggregator_assets_tests.live.helpers import windowed_pipeline
@@ -22,7 +23,8 @@ def main() -> None:
     topic = config.topics[0]
     kafka = KafkaResource(bootstrap_servers=bootstrap)
     with kafka.consumer() as consumer, kafka.producer() as producer:
-        done = tail_topic(consumer, Lake(lake_url), topic, config)
+        lake = Lake(lake_url)
+        done = tail_topic(consumer, lake, topic, config)
         if int(hang_at):
             send, count = producer.send, [0]
 
@@ -35,9 +37,9 @@ def main() -> None:
                 return send(*args, **kwargs)
 
             producer.send = send_then_hang
-        Publisher(topic).publish(
-            producer, kafka.consumer, done.provisional[published_window(topic).name]
-        )
+        provisional = done.provisional.get(published_window(topic).name)
+        reader = sealed_windows_reader(lake, topic)
+        Publisher(topic).publish(producer, kafka.consumer, provisional, reader)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,16 @@ from datetime import timedelta
 import pytest
 from kafka import TopicPartition
 
-from aggregator_assets.live.publish import ORDER_HEADER, Publisher, published_window
+from aggregator_assets.ingest.hours import build_hour
+from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.live.publish import (
+    ORDER_HEADER,
+    Publisher,
+    published_window,
+    sealed_windows_reader,
+)
 from aggregator_assets.live.tail import tail_topic
+from aggregator_assets.windows.hourly import build_window_hour
 from aggregator_assets_tests.ingest.helpers import Sent, event, ms, new_topic, produce
 from aggregator_assets_tests.live.helpers import HOUR, now_hour, windowed_pipeline
 from aggregator_assets_tests.processes import kill_when_ready
@@ -35,7 +43,10 @@ def _child(kafka, name, out, lake_url, ready, hang_at) -> subprocess.Popen:
     )
 
 
-def test_each_closed_window_is_published_once_across_a_kill_9(kafka, local_lake, tmp_path):
+@pytest.mark.parametrize("sealed_meanwhile", [False, True], ids=["open", "sealed_meanwhile"])
+def test_each_closed_window_is_published_once_across_a_kill_9(
+    kafka, local_lake, tmp_path, sealed_meanwhile
+):
     name, out = new_topic(kafka), new_topic(kafka)  # the output topic: 3 partitions
     h0 = now_hour() - 2 * HOUR
     sent = [
@@ -50,6 +61,13 @@ def test_each_closed_window_is_published_once_across_a_kill_9(kafka, local_lake,
     kill_when_ready(_child(kafka, name, out, lake_url, ready, 2500), ready)
     before = _read_all(kafka, out)
     assert 0 < len(before) < RECORDS  # killed in the middle
+    config = windowed_pipeline(name, sizes=("1s",), publish_windows={"topic": out, "size": "1s"})
+    topic = config.topics[0]
+    if sealed_meanwhile:  # the hour leaves the provisional windows: published from its file
+        store = local_lake.get_lake()
+        landing = Landing(store, name)
+        build_hour(store, landing, topic, h0, landing.cover())
+        build_window_hour(store, topic, topic.windows[0], h0)
     assert _child(kafka, name, out, lake_url, ready, 0).wait(120) == 0
 
     records = _read_all(kafka, out)
@@ -63,12 +81,14 @@ def test_each_closed_window_is_published_once_across_a_kill_9(kafka, local_lake,
         assert ORDER_HEADER in dict(r.headers)
 
     # A later round (a fresh publisher that reads back) sends nothing again.
-    config = windowed_pipeline(name, sizes=("1s",), publish_windows={"topic": out, "size": "1s"})
-    topic = config.topics[0]
     with kafka.consumer() as consumer, kafka.producer() as producer:
-        done = tail_topic(consumer, local_lake.get_lake(), topic, config)
+        store = local_lake.get_lake()
+        done = tail_topic(consumer, store, topic, config)
         again = Publisher(topic).publish(
-            producer, kafka.consumer, done.provisional[published_window(topic).name]
+            producer,
+            kafka.consumer,
+            done.provisional.get(published_window(topic).name),
+            sealed_windows_reader(store, topic),
         )
     assert again == 0 and len(_read_all(kafka, out)) == RECORDS
 
