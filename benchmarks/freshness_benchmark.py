@@ -250,9 +250,14 @@ def main() -> None:
         stop_at = time.time() + args.minutes * 60 + args.settle_minutes * 60
         while time.time() < stop_at:
             now = time.time()
+            # The tail replaces the file whole; DuckDB caches an open database by its path, so
+            # each poll reads a copy under a new name (the file holds only view definitions).
+            snapshot = work / f"poll-{uuid.uuid4().hex}.duckdb"
             try:
-                con = duckdb.connect(str(work / "lake.duckdb"), read_only=True)
-            except duckdb.Error:
+                shutil.copyfile(work / "lake.duckdb", snapshot)
+                con = duckdb.connect(str(snapshot), read_only=True)
+            except (OSError, duckdb.Error):
+                snapshot.unlink(missing_ok=True)
                 time.sleep(0.2)
                 continue
             try:
@@ -273,6 +278,7 @@ def main() -> None:
                 print(f"poll: {exc}", flush=True)
             finally:
                 con.close()
+                snapshot.unlink(missing_ok=True)
             for topic in active:
                 first = producer.first or now
                 hour = datetime.fromtimestamp(first, timezone.utc).replace(
