@@ -10,6 +10,7 @@ from aggregator_assets.assets.windows import window_assets
 from aggregator_assets.automation import apply_automation
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.environments import executor_for_environment, resources_for_environment
+from aggregator_assets.live.job import live_definitions
 from aggregator_assets.query import query_assets
 from aggregator_assets.sensors import topic_sensors
 
@@ -30,3 +31,4 @@ defs = apply_automation(
         executor=executor_for_environment(),
     )
 )
+defs = Definitions.merge(defs, live_definitions(config))

@@ -139,6 +139,27 @@ class WindowSpec(_Strict):
         return self.size.replace(" ", "")
 
 
+class PublishWindows(_Strict):
+    """Closed windows of one of the topic's sizes, produced once each to a Kafka topic."""
+
+    topic: str
+    size: str
+
+    @field_validator("topic")
+    @classmethod
+    def _kafka_topic_name(cls, name: str) -> str:
+        return names.check_topic_name(name)
+
+    @field_validator("size")
+    @classmethod
+    def _window_size(cls, size: str) -> str:
+        return WindowSpec(size=size).size
+
+    @property
+    def seconds(self) -> int:
+        return WindowSpec(size=self.size).seconds
+
+
 class TopicConfig(_Strict):
     """A Kafka topic and everything built from it: raw hours, window statistics, trips."""
 
@@ -155,6 +176,7 @@ class TopicConfig(_Strict):
     windows: list[WindowSpec] = Field(default_factory=list)
     window_naming: WindowNamingName = "default"
     domain_counts: dict[str, Condition] = Field(default_factory=dict)
+    publish_windows: PublishWindows | None = None
 
     @field_validator("name")
     @classmethod
@@ -197,6 +219,11 @@ class TopicConfig(_Strict):
             raise ValueError("event_time.field: epoch formats need a numeric field")
         if len({w.seconds for w in self.windows}) != len(self.windows):
             raise ValueError("windows: the same size is listed twice")
+        published = self.publish_windows
+        if published and published.seconds not in {w.seconds for w in self.windows}:
+            raise ValueError(
+                f"publish_windows.size: {published.size!r} is not one of the topic's windows"
+            )
         self._columns_distinct()
         return self
 

@@ -56,7 +56,8 @@ def query_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         kinds={"duckdb"},
         description=(
             "DuckDB views raw_*, quarantine_*, windows_*_<size> and trip_summaries* over the "
-            "lake, refreshed when a table gains a partition. Open the `duckdb` database and "
+            "lake, refreshed when a table gains a partition, plus the live tail's live_*, "
+            "recent_* and live_windows_* (refreshed by live_tail). Open the `duckdb` database and "
             "query them by name; folders without data yet get their view at the next refresh."
         ),
     )

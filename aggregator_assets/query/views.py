@@ -14,6 +14,7 @@ import duckdb
 
 from aggregator_assets.config.models import PipelineConfig
 from aggregator_assets.lake import Lake
+from aggregator_assets.live.views import create_live_views
 from aggregator_assets.windows.columns import quote_identifier
 
 TRIP_TABLES = ("trip_summaries", "trip_summaries_external")
@@ -69,4 +70,5 @@ def create_lake_views(
                 "hive_partitioning = true, union_by_name = true)"
             )
         created.append(view.name)
-    return {"created": created, "skipped": skipped}
+    live, quiet = create_live_views(con, lake, config)
+    return {"created": created + live, "skipped": skipped + quiet}
