@@ -86,3 +86,8 @@ def pipeline_column_names(fields: Iterable[str]) -> dict[str, str]:
     """
     taken = {f.lower() for f in fields if takes_pipeline_name(f)}
     return {c: PIPELINE_PREFIX + c if c in taken else c for c in PIPELINE_COLUMNS}
+
+
+def quote_identifier(name: str) -> str:
+    """A DuckDB identifier in double quotes, inner quotes doubled: safe for any column name."""
+    return '"' + name.replace('"', '""') + '"'

@@ -10,7 +10,7 @@ exception and its causes; the raw asset maps it onto Dagster's retry mechanism.
 
 from __future__ import annotations
 
-import kafka.errors
+import sys
 
 from aggregator_assets.ingest.registry_client import SchemaRegistryError
 
@@ -67,7 +67,8 @@ def _kind(exc: BaseException) -> bool | None:
         return False
     if isinstance(exc, SchemaRegistryError):
         return exc.transient
-    if isinstance(exc, kafka.errors.KafkaError):
+    kafka_errors = sys.modules.get("kafka.errors")  # a KafkaError exists only once it is loaded
+    if kafka_errors is not None and isinstance(exc, kafka_errors.KafkaError):
         return bool(exc.retriable)
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True

@@ -15,6 +15,7 @@ import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetObservation,
@@ -37,9 +38,9 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from aggregator_assets.assets.topics import topic_asset_key
 from aggregator_assets.config.models import PipelineConfig, TopicConfig
-from aggregator_assets.live.publish import Publisher, published_window, sealed_windows_reader
-from aggregator_assets.live.tail import TopicRound, tail_topic
-from aggregator_assets.query.assets import rebuild_database
+
+if TYPE_CHECKING:  # the loop's modules (Arrow, Kafka, DuckDB) load when a run starts it
+    from aggregator_assets.live.tail import TopicRound
 
 JOB_NAME = "live_tail"
 ENABLE_VARIABLE = "AGGREGATOR_LIVE_TAIL"
@@ -54,7 +55,7 @@ class LiveTailConfig(Config):
     workers: int = 8
 
 
-def observation(done: TopicRound, topic_key, now: datetime) -> AssetObservation:
+def observation(done: "TopicRound", topic_key, now: datetime) -> AssetObservation:
     latest = max(done.max_event_time.values()) if done.max_event_time else None
     lag = done.lag_seconds(now)
     return AssetObservation(
@@ -85,6 +86,14 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
     @op(name="live_tail_loop", required_resource_keys=needs)
     def live_tail_loop(context: OpExecutionContext, config: LiveTailConfig) -> None:
         """Land every topic each interval until the run is terminated (or `max_rounds`)."""
+        from aggregator_assets.live.publish import (
+            Publisher,
+            published_window,
+            sealed_windows_reader,
+        )
+        from aggregator_assets.live.tail import tail_topic
+        from aggregator_assets.query.assets import rebuild_database
+
         kafka = context.resources.kafka
         store = context.resources.lake.get_lake()
         services = {}
@@ -96,7 +105,7 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
         workers = max(1, min(config.workers, len(pipeline.topics)))
         consumers: queue.SimpleQueue = queue.SimpleQueue()
 
-        def land(topic: TopicConfig) -> TopicRound:
+        def land(topic: TopicConfig) -> "TopicRound":
             consumer = consumers.get()  # one per worker: kafka-python clients are not shared
             try:
                 extra = services if topic.value_format == "avro" else {}

@@ -10,6 +10,7 @@ tables in another database (`ATTACH`).
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb as duckdb_client
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
@@ -17,9 +18,11 @@ from dagster import MetadataValue as MV
 from dagster_duckdb import DuckDBResource
 
 from aggregator_assets.config.models import PipelineConfig
-from aggregator_assets.lake import Lake
 from aggregator_assets.query.views import create_lake_views, lake_view_specs
 from aggregator_assets.resources.lake import LakeResource
+
+if TYPE_CHECKING:  # Arrow loads when the views are built, not with the code location
+    from aggregator_assets.lake import Lake
 
 EXAMPLES_SQL = Path(__file__).with_name("examples.sql")
 
@@ -32,7 +35,7 @@ def table_assets(config: PipelineConfig) -> list[AssetKey]:
     ]
 
 
-def rebuild_database(database: str, store: Lake, config: PipelineConfig) -> dict[str, list[str]]:
+def rebuild_database(database: str, store: "Lake", config: PipelineConfig) -> dict[str, list[str]]:
     """Create the views in a new file next to `database`, then move it into place."""
     target = Path(database)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,13 +9,15 @@ registrations live as long as the connection, so call `create_lake_views` in eac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from aggregator_assets.config.models import PipelineConfig
-from aggregator_assets.lake import Lake
-from aggregator_assets.live.views import create_live_views
-from aggregator_assets.windows.columns import quote_identifier
+from aggregator_assets.config.names import quote_identifier
+
+if TYPE_CHECKING:  # Arrow loads when views are built, not with the code location
+    from aggregator_assets.lake import Lake
 
 TRIP_TABLES = ("trip_summaries", "trip_summaries_external")
 
@@ -70,5 +72,7 @@ def create_lake_views(
                 "hive_partitioning = true, union_by_name = true)"
             )
         created.append(view.name)
+    from aggregator_assets.live.views import create_live_views  # Arrow: only when views are built
+
     live, quiet = create_live_views(con, lake, config)
     return {"created": created + live, "skipped": skipped + quiet}

@@ -15,14 +15,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dagster import ConfigurableResource
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import Field
 
 from aggregator_assets.ingest.errors import TransientIngestError
+
+if TYPE_CHECKING:  # kafka-python loads when a client is built, not with the code location
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -88,6 +89,8 @@ class KafkaResource(ConfigurableResource):
     @contextlib.contextmanager
     def consumer(self, **overrides) -> Iterator[KafkaConsumer]:
         """A consumer with no group: the lake, not a consumer group, records what was ingested."""
+        from kafka import KafkaConsumer
+
         consumer = self._connect(
             KafkaConsumer,
             **{
@@ -108,6 +111,8 @@ class KafkaResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def producer(self, **overrides) -> Iterator[KafkaProducer]:
+        from kafka import KafkaProducer
+
         settings = {"linger_ms": 20, "batch_size": 512 * 1024} | overrides
         producer = self._connect(KafkaProducer, **settings)
         try:
@@ -117,6 +122,8 @@ class KafkaResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[KafkaAdminClient]:
+        from kafka import KafkaAdminClient
+
         admin = self._connect(KafkaAdminClient)
         try:
             yield admin
@@ -125,6 +132,8 @@ class KafkaResource(ConfigurableResource):
 
     def _connect(self, client: Callable[..., _Client], **settings) -> _Client:
         """Build a connected client, or raise BrokerUnavailableError within the connect timeout."""
+        from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
         config = self.client_config() | settings
         timeout_s = config["bootstrap_timeout_ms"] / 1000
         try:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aggregator_assets.config.models import TopicConfig
+from aggregator_assets.config.names import quote_identifier  # noqa: F401 (re-exported)
 from aggregator_assets.config.window_naming import WindowNaming
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -30,11 +31,6 @@ _TYPES = {
     "count": pa.int64(),
     "domain_count": pa.int64(),
 }
-
-
-def quote_identifier(name: str) -> str:
-    """A DuckDB identifier in double quotes, inner quotes doubled: safe for any column name."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def key_columns(topic: TopicConfig) -> list[str]:
