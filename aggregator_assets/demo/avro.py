@@ -8,13 +8,12 @@ a truncated body, a wrong magic byte, JSON sent to the Avro topic, a required fi
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
-from fastavro import parse_schema, schemaless_writer
 
 from aggregator_assets.config.models import TopicConfig
+from aggregator_assets.ingest.encode_avro import WireEncoder
 from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 
 AVRO_TYPES = {"string": "string", "float": "double", "int": "long", "bool": "boolean"}
@@ -37,10 +36,8 @@ class AvroEncoder:
     """Encodes demo values of one topic; registering its schema on creation."""
 
     def __init__(self, topic: TopicConfig, registry: SchemaRegistryClient):
-        schema = avro_schema(topic)
-        schema_id = registry.register(f"{topic.name}-value", schema)
-        self.header = b"\0" + schema_id.to_bytes(4, "big")
-        self.parsed = parse_schema(schema)
+        self.wire = WireEncoder(f"{topic.name}-value", avro_schema(topic), registry)
+        self.header = self.wire.header
         self.json_fields = [n for n, f in topic.fields.items() if f.type == "json"]
 
     def encode(self, value: dict) -> bytes:
@@ -48,10 +45,7 @@ class AvroEncoder:
         for name in self.json_fields:
             if record.get(name) is not None:
                 record[name] = json.dumps(record[name], separators=(",", ":"))
-        out = io.BytesIO()
-        out.write(self.header)
-        schemaless_writer(out, self.parsed, record)
-        return out.getvalue()
+        return self.wire.encode(record)
 
     def spoil(self, kind: str, value: dict, json_text: bytes, rng: np.random.Generator) -> bytes:
         """`value` already spoiled by kind (field dropped, out of range); frame it as Avro."""

@@ -101,7 +101,11 @@ def live_tail_job(pipeline: PipelineConfig) -> JobDefinition:
             services["schema_registry"] = context.resources.schema_registry.get_client()
         shown: dict[str, tuple] = {}
         views_input: dict[str, tuple] = {}  # topic -> live pieces the views were built from
-        publishers = {t.name: Publisher(t) for t in pipeline.topics if t.publish_windows}
+        publishers = {
+            t.name: Publisher(t, registry=services.get("schema_registry"))
+            for t in pipeline.topics
+            if t.publish_windows
+        }
         workers = max(1, min(config.workers, len(pipeline.topics)))
         consumers: queue.SimpleQueue = queue.SimpleQueue()
 

@@ -12,12 +12,17 @@ stopped) are published from their sealed windows files, which hold the same numb
 published once closed (end + allowed_lateness <= the topic's watermark); a record later than
 `allowed_lateness` can still change the sealed hour's window, as in kafka-aggregator, but is not
 published again.
+
+When the source topic is Avro (`value_format: avro`) the values are Avro in the Confluent wire
+format, with a record schema derived from the windows table's columns, registered once under
+`<output topic>-value`; otherwise JSON. Keys and the `aggregator.order` header are the same.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -30,6 +35,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from aggregator_assets.config.models import TopicConfig, WindowSpec
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 from aggregator_assets.lake import Lake
 from aggregator_assets.live.windows import CLOSED_COLUMN
 from aggregator_assets.windows.columns import key_columns, window_bounds
@@ -78,6 +84,41 @@ def _json_value(value: object) -> object:
     return value
 
 
+def _avro_type(name: str, kind: pa.DataType) -> object:
+    if pa.types.is_null(kind):
+        return "null"
+    if pa.types.is_timestamp(kind):
+        return ["null", {"type": "long", "logicalType": "timestamp-micros"}]
+    if pa.types.is_floating(kind):
+        return ["null", "double"]
+    if pa.types.is_integer(kind):
+        return ["null", "long"]
+    if pa.types.is_boolean(kind):
+        return ["null", "boolean"]
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return ["null", "string"]
+    raise TypeError(f"publish_windows: column {name!r} of type {kind} has no Avro type")
+
+
+def windows_avro_schema(target: str, columns: pa.Schema) -> dict:
+    """The record schema of published windows: one nullable field per windows column."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", target)
+    return {
+        "type": "record",
+        "name": name if not name[:1].isdigit() else f"_{name}",
+        "namespace": "aggregator_assets.windows",
+        "fields": [
+            {"name": f.name, "type": _avro_type(f.name, f.type), "default": None} for f in columns
+        ],
+    }
+
+
+def _avro_value(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # as in the JSON values
+    return value
+
+
 @dataclass
 class Publisher:
     """Publishes one source topic's closed windows; `positions` is None until read back."""
@@ -86,6 +127,26 @@ class Publisher:
     positions: dict[int, Order | None] | None = None
     partitions: int = 0
     sent: int = field(default=0)
+    registry: SchemaRegistryClient | None = None
+    _encoders: dict = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def avro(self) -> bool:
+        return self.topic.value_format == "avro"
+
+    def _encoder(self, columns: pa.Schema):
+        """The wire encoder of these columns, registered once per schema (first use)."""
+        from aggregator_assets.ingest.encode_avro import WireEncoder
+
+        schema = windows_avro_schema(self.target, columns)
+        cache_key = json.dumps(schema, sort_keys=True)
+        if cache_key not in self._encoders:
+            if self.registry is None:
+                raise ValueError(
+                    f"{self.topic.name} is Avro: publishing its windows needs the schema_registry"
+                )
+            self._encoders[cache_key] = WireEncoder(f"{self.target}-value", schema, self.registry)
+        return self._encoders[cache_key]
 
     @property
     def target(self) -> str:
@@ -184,7 +245,9 @@ class Publisher:
         start, _ = window_bounds(closed, self.topic.naming)
         starts = pc.cast(start, pa.int64()).to_pylist()
         keys = key_columns(self.topic)
-        rows = closed.drop_columns([CLOSED_COLUMN]).to_pylist()
+        closed = closed.drop_columns([CLOSED_COLUMN])
+        encoder = self._encoder(closed.schema) if self.avro else None
+        rows = closed.to_pylist()
         ordered = sorted(
             (order_of(s, [r[k] for k in keys]), r) for s, r in zip(starts, rows, strict=True)
         )
@@ -198,7 +261,10 @@ class Publisher:
                 last = positions.get(partition)
                 if last is not None and order <= last:
                     continue
-                body = json.dumps({k: _json_value(v) for k, v in row.items()}).encode()
+                if encoder is not None:
+                    body = encoder.encode({k: _avro_value(v) for k, v in row.items()})
+                else:
+                    body = json.dumps({k: _json_value(v) for k, v in row.items()}).encode()
                 # Nulls travel as null: decode them back to (True, "") through order_of.
                 header = json.dumps([order[0], [None if n else v for n, v in order[1]]]).encode()
                 producer.send(

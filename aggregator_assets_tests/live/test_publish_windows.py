@@ -3,16 +3,22 @@ middle of publishing and a restart, and none again on a later round."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from datetime import timedelta
 
+import pyarrow.compute as pc
 import pytest
+from fastavro import parse_schema, schemaless_reader
 from kafka import TopicPartition
 
+from aggregator_assets.demo.avro import AvroEncoder
+from aggregator_assets.demo.registry import LocalSchemaRegistry
 from aggregator_assets.ingest.hours import build_hour
 from aggregator_assets.ingest.landing import Landing
+from aggregator_assets.ingest.registry_client import SchemaRegistryClient
 from aggregator_assets.live.publish import (
     ORDER_HEADER,
     Publisher,
@@ -20,6 +26,7 @@ from aggregator_assets.live.publish import (
     sealed_windows_reader,
 )
 from aggregator_assets.live.tail import tail_topic
+from aggregator_assets.live.windows import CLOSED_COLUMN
 from aggregator_assets.windows.hourly import build_window_hour
 from aggregator_assets_tests.ingest.helpers import Sent, event, ms, new_topic, produce
 from aggregator_assets_tests.live.helpers import HOUR, now_hour, windowed_pipeline
@@ -91,6 +98,83 @@ def test_each_closed_window_is_published_once_across_a_kill_9(
             sealed_windows_reader(store, topic),
         )
     assert again == 0 and len(_read_all(kafka, out)) == RECORDS
+
+
+def _decode_avro(client: SchemaRegistryClient, body: bytes) -> dict:
+    assert body[0] == 0  # magic byte, then the schema id
+    schema = parse_schema(client.schema(int.from_bytes(body[1:5], "big")))
+    return schemaless_reader(io.BytesIO(body[5:]), schema, None)
+
+
+def test_avro_source_publishes_avro_windows_once_under_the_registry(kafka, local_lake):
+    """An Avro topic's closed windows go out as Avro (Confluent wire format) under
+    `<out>-value`, once each: a publisher that fails midway and a fresh one after it (reading
+    back the `aggregator.order` header of Avro records) send each window once, and a later
+    publisher sends nothing."""
+    registry = LocalSchemaRegistry().start()
+    try:
+        client = SchemaRegistryClient(registry.url)
+        name, out = new_topic(kafka), new_topic(kafka)
+        config = windowed_pipeline(
+            name,
+            sizes=("1s",),
+            value_format="avro",
+            publish_windows={"topic": out, "size": "1s"},
+        )
+        topic = config.topics[0]
+        encoder = AvroEncoder(topic, client)
+        h0 = now_hour() - 2 * HOUR
+        count = 600
+        sent = []
+        for i in range(count):
+            value = json.loads(event(f"d{i % DEVICES}", h0 + timedelta(seconds=i * 0.6), i / 7))
+            sent.append(Sent(i % 3, encoder.encode(value), ms(h0 + HOUR), None, True))
+        produce(kafka, name, sent)
+
+        store = local_lake.get_lake()
+        with kafka.consumer() as consumer:
+            done = tail_topic(consumer, store, topic, config, schema_registry=client)
+        provisional = done.provisional[published_window(topic).name]
+        closed = provisional.filter(pc.fill_null(provisional[CLOSED_COLUMN], False))
+        expected = closed.drop_columns([CLOSED_COLUMN]).to_pylist()
+        assert len(expected) == count  # one window per (device, 6 s) reading
+
+        with kafka.producer() as producer:  # fails after 250 sends: what reached the topic
+            send, calls = producer.send, [0]
+
+            def send_then_fail(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] > 250:
+                    raise ConnectionError("broker gone")
+                return send(*args, **kwargs)
+
+            producer.send = send_then_fail
+            with pytest.raises(ConnectionError):
+                Publisher(topic, registry=client).publish(producer, kafka.consumer, provisional)
+            producer.flush()
+        assert len(_read_all(kafka, out)) == 250
+        with kafka.producer() as producer:  # a restart: reads back, sends the rest
+            rest = Publisher(topic, registry=client).publish(producer, kafka.consumer, provisional)
+        assert rest == count - 250
+
+        records = _read_all(kafka, out)
+        assert registry.subjects.keys() >= {f"{out}-value"}
+        ids = {int.from_bytes(r.value[1:5], "big") for r in records}
+        assert ids == set(registry.subjects[f"{out}-value"])  # one schema, registered once
+        values = [_decode_avro(client, r.value) for r in records]
+        key = lambda row: (row["device_id"], row["window_start"])  # noqa: E731
+        assert sorted(values, key=key) == sorted(expected, key=key)
+        for r, v in zip(records, values, strict=True):
+            assert r.key == v["device_id"].encode()
+            assert ORDER_HEADER in dict(r.headers)
+
+        with kafka.producer() as producer:  # a later publisher sends nothing
+            again = Publisher(topic, registry=client).publish(
+                producer, kafka.consumer, provisional, sealed_windows_reader(store, topic)
+            )
+        assert again == 0 and len(_read_all(kafka, out)) == count
+    finally:
+        registry.stop()
 
 
 def test_publish_windows_must_name_one_of_the_topics_window_sizes():
