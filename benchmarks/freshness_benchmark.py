@@ -37,7 +37,6 @@ from pathlib import Path
 
 import duckdb
 import psutil
-import psycopg2
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -45,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aggregator_assets.demo.broker import LocalBroker  # noqa: E402
+from aggregator_assets.demo.postgres import admin_sql, instance_env  # noqa: E402
 from aggregator_assets.lake import Lake, hour_path  # noqa: E402
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 LATENESS_S = 60
 
 
@@ -68,16 +67,6 @@ def pipeline_yaml(names: list[str]) -> str:
     )
     text = f'partitions_start: "{start:%Y-%m-%dT%H:%M:%SZ}"\ntopics:\n'
     return text + "".join(topic.format(name=n, lateness=LATENESS_S) for n in names)
-
-
-def admin_sql(sql: str) -> None:
-    conn = psycopg2.connect(**PG, connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def live_run_id() -> str | None:
@@ -196,11 +185,7 @@ def main() -> None:
         admin.close()
         env = os.environ | {
             "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": PG["host"],
-            "DAGSTER_PG_PORT": str(PG["port"]),
-            "DAGSTER_PG_DB": db,
-            "DAGSTER_PG_USER": PG["user"],
-            "DAGSTER_PG_PASSWORD": "",
+            **instance_env(db),
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
             "LAKE_URL": str(work / "lake"),
             "DUCKDB_PATH": str(work / "lake.duckdb"),

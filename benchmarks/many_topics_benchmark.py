@@ -41,10 +41,10 @@ import yaml
 from kafka.admin import NewTopic
 
 from aggregator_assets.demo.broker import LocalBroker
+from aggregator_assets.demo.postgres import admin_sql, instance_env
 from aggregator_assets.resources import KafkaResource
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 HOUR = timedelta(hours=1)
 LATENESS = timedelta(minutes=1)
 TEMPLATE = {
@@ -109,18 +109,6 @@ def sealed(lake: Path, names: list[str], hours: list[datetime]) -> int:
             windows = lake / "windows" / name / "1m" / part
             done += raw.exists() and windows.exists()
     return done
-
-
-def admin_sql(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(**PG, connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 class CpuMeter:
@@ -220,11 +208,7 @@ def main() -> int:
             "LAKE_URL": str(work / "lake"),
             "DUCKDB_PATH": str(work / "lake.duckdb"),
             "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": PG["host"],
-            "DAGSTER_PG_PORT": str(PG["port"]),
-            "DAGSTER_PG_DB": database,
-            "DAGSTER_PG_USER": PG["user"],
-            "DAGSTER_PG_PASSWORD": "",
+            **instance_env(database),
             "AGGREGATOR_EXECUTOR": args.executor,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }

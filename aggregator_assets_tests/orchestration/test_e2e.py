@@ -19,6 +19,7 @@ from dagster import AssetKey, DagsterInstance
 
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.demo.broker import free_port
+from aggregator_assets.demo.postgres import admin_sql, instance_env
 from aggregator_assets.demo.producer import produce_demo
 from aggregator_assets.lake import Lake
 from aggregator_assets_tests.docs_commands import doc_block
@@ -27,29 +28,18 @@ from aggregator_assets_tests.processes import stop_group
 psycopg2 = pytest.importorskip("psycopg2")
 
 ROOT = Path(__file__).resolve().parents[2]
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 WAIT_S = 300  # a 60 s sensor interval, queued runs one topic at a time, a busy 2-core machine
-
-
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(**PG, connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 @pytest.fixture
 def database():
     try:
         name = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
-        _admin(f"CREATE DATABASE {name}")
+        admin_sql(f"CREATE DATABASE {name}")
     except psycopg2.OperationalError as exc:
         pytest.skip(f"no Postgres on 127.0.0.1:5432: {exc}")
     yield name
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _wait_for_partitions(instance, key, wanted, daemon, daemon_log, timeout_s=WAIT_S) -> None:
@@ -114,11 +104,7 @@ def test_daemon_ingests_closed_hours_without_a_manual_launch(
     port = free_port()
     env = os.environ | {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": database,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "",
+        **instance_env(database),
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "LAKE_URL": lake_url,
         "DUCKDB_PATH": str(tmp_path / "lake.duckdb"),
