@@ -2,7 +2,9 @@
 
 - `raw_*` hours are requested by the topic sensors (`sensors.py`), not by conditions here.
 - `windows_*` follow their raw hour: an hour is rebuilt whenever its raw hour was rematerialized
-  (new hour or late records), within `AUTOMATION_LOOKBACK`; older hours are backfills.
+  (new hour or late records), within `AUTOMATION_LOOKBACK`; older hours are backfills. The topic
+  sensors build windows in the same run as their raw hours, so the windows' own automation
+  sensor only catches raw hours built otherwise, and ticks every 2 minutes.
 - `trip_summaries*` days are built once all the raw hours they read exist, and rebuilt when any
   of them changes, at most once an hour (a day reads 24+ hours; rebuilding on each would waste
   runs).
@@ -31,6 +33,8 @@ from dagster import (
 AUTOMATION_LOOKBACK = timedelta(days=7)
 TRIPS_DEBOUNCE_CRON = "15 * * * *"
 VIEWS_DEBOUNCE_CRON = "*/5 * * * *"
+WINDOWS_AUTOMATION_INTERVAL_S = 120
+WINDOWS = AssetSelection.from_string('key:"windows_*"')
 
 FRESHNESS = {
     "raw": FreshnessPolicy.time_window(
@@ -125,16 +129,32 @@ def with_policies(spec: AssetSpec) -> AssetSpec:
 
 def apply_automation(defs: Definitions) -> Definitions:
     """Attach freshness policies and automation conditions to every asset of `defs`, and add
-    the automation condition sensor (running by default, or nothing would be automated)."""
+    the automation condition sensors (running by default, or nothing would be automated)."""
     mapped = defs.permissive_map_resolved_asset_specs(func=with_policies, selection=None)
-    return Definitions.merge(mapped, Definitions(sensors=[automation_sensor()]))
+    return Definitions.merge(mapped, Definitions(sensors=automation_sensors()))
 
 
-def automation_sensor() -> AutomationConditionSensorDefinition:
-    return AutomationConditionSensorDefinition(
-        "automation_condition_sensor",
-        target=AssetSelection.all(),
-        default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
-        description="Evaluates the automation conditions of windows and trip assets.",
-    )
+def automation_sensors() -> list[AutomationConditionSensorDefinition]:
+    """Windows on their own, less often: the topic sensors already build an hour's windows in
+    the run that builds its raw hour, so this one only catches raw hours built otherwise (a
+    backfill); and evaluating a thousand windows assets was most of the daemon's CPU with
+    1,000 topics (docs/operations.md, "Many topics")."""
+    return [
+        AutomationConditionSensorDefinition(
+            "automation_condition_sensor",
+            target=AssetSelection.all() - WINDOWS,
+            default_status=DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=30,
+            description="Evaluates the automation conditions of trip summaries and lake views.",
+        ),
+        AutomationConditionSensorDefinition(
+            "windows_automation_sensor",
+            target=WINDOWS,
+            default_status=DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=WINDOWS_AUTOMATION_INTERVAL_S,
+            description=(
+                "Rebuilds the windows of raw hours materialized outside a topic sensor's run"
+                " (backfills); the topic sensors' runs build windows with their raw hours."
+            ),
+        ),
+    ]

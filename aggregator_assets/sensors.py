@@ -192,6 +192,9 @@ def _poll_high_watermarks(
         known = {tp: consumer.highwater(tp) for tp in tps}
         if all(v is not None for v in known.values()):
             break
+        # Answered partitions stop fetching: on a busy machine, decoding their records again
+        # and again is what kept the rest of a batch from being answered in time.
+        consumer.pause(*[tp for tp, hw in known.items() if hw is not None and tp in seen])
     # A topic is answered when every partition of it is: a busy broker that answered for part of
     # the batch in time lets those topics go on this tick.
     unanswered = {tp.topic for tp, hw in known.items() if hw is None}
@@ -618,6 +621,15 @@ def plan_batch_tick(
     high_watermarks, errors = read_many_high_watermarks(
         kafka, positions, settings.broker_timeout_s, first_times
     )
+    slow = {t: positions[t] for t, e in errors.items() if isinstance(e, TimeoutError)}
+    if slow and high_watermarks and time.monotonic() + settings.broker_timeout_s < deadline:
+        # The broker answered for part of the batch: ask again for the rest within this tick,
+        # rather than plan them a tick later (and ingest them in a run of their own).
+        again, errors_again = read_many_high_watermarks(
+            kafka, slow, settings.broker_timeout_s, first_times
+        )
+        high_watermarks |= again
+        errors = {t: e for t, e in errors.items() if t not in slow} | errors_again
     start = cursor.start % len(topics)
     order = topics[start:] + topics[:start]
     next_cursor = BatchCursor(

@@ -28,11 +28,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,7 +42,7 @@ import psutil
 import yaml
 from kafka.admin import NewTopic
 
-from aggregator_assets.demo.broker import LocalBroker
+from aggregator_assets.demo.broker import LocalBroker, free_port
 from aggregator_assets.demo.postgres import admin_sql, instance_env
 from aggregator_assets.resources import KafkaResource
 
@@ -78,19 +80,32 @@ def closed_hours(now: datetime, count: int) -> list[datetime]:
     return [last - HOUR * i for i in reversed(range(count))]
 
 
-def produce(kafka: KafkaResource, names: list[str], hours: list[datetime], rate: float) -> int:
+def produce(bootstrap: str, names: list[str], hours: list[datetime], rate: float) -> int:
+    """One producer per 50 topics: kafka-python's `send` copies the set of every topic its
+    producer has metadata for, so one producer for 1,000 topics is quadratic."""
+    kafka = KafkaResource(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
     step_ms = int(1000 / rate)
     sent = 0
-    with kafka.producer(linger_ms=50, batch_size=1024 * 1024) as producer:
-        for name in names:
-            for hour in hours:
-                start = int(hour.timestamp() * 1000)
-                for i, ts in enumerate(range(start, start + 3_600_000, step_ms)):
-                    value = b'{"source":"s%d","ts":%d,"value1":%d.5}' % (i % 3, ts, i % 100)
-                    producer.send(name, value=value, partition=0, timestamp_ms=ts)
-                    sent += 1
-        producer.flush()
+    for chunk in range(0, len(names), 50):
+        with kafka.producer(linger_ms=50, batch_size=1024 * 1024) as producer:
+            for name in names[chunk : chunk + 50]:
+                for hour in hours:
+                    start = int(hour.timestamp() * 1000)
+                    for i, ts in enumerate(range(start, start + 3_600_000, step_ms)):
+                        value = b'{"source":"s%d","ts":%d,"value1":%d.5}' % (i % 3, ts, i % 100)
+                        producer.send(name, value=value, partition=0, timestamp_ms=ts)
+                        sent += 1
+            producer.flush()
     return sent
+
+
+def produce_parallel(bootstrap: str, names: list[str], hours: list[datetime], rate: float) -> int:
+    """`produce` in one process per CPU, each with its share of the topics."""
+    workers = os.cpu_count() or 1
+    shares = [names[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        jobs = [pool.submit(produce, bootstrap, share, hours, rate) for share in shares]
+        return sum(job.result() for job in jobs)
 
 
 def create_topics(kafka: KafkaResource, names: list[str]) -> None:
@@ -112,16 +127,16 @@ def sealed(lake: Path, names: list[str], hours: list[datetime]) -> int:
 
 
 class CpuMeter:
-    """CPU seconds of a process group, summed over every process seen in it."""
+    """CPU seconds of process groups, summed over every process seen in them."""
 
-    def __init__(self, group: int):
-        self.group = group
+    def __init__(self, *groups: int):
+        self.groups = set(groups)
         self.seen: dict[tuple[int, float], float] = {}
 
     def sample(self) -> None:
         for proc in psutil.process_iter(["pid", "create_time"]):
             try:
-                if os.getpgid(proc.pid) != self.group:
+                if os.getpgid(proc.pid) not in self.groups:
                     continue
                 t = proc.cpu_times()
                 self.seen[(proc.pid, proc.info["create_time"])] = t.user + t.system
@@ -133,23 +148,55 @@ class CpuMeter:
         return sum(self.seen.values())
 
 
+def start_code_server(work: Path, env: dict, log) -> tuple[subprocess.Popen, list[str]]:
+    """A code server of its own (`dagster api grpc`, as docs/operations.md deploys it) and the
+    daemon's arguments for a workspace pointing at it. With `-m`, the daemon instead restarts
+    its own code server every minute (a full code location load each time)."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["dagster", "api", "grpc", "-m", "aggregator_assets.definitions", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    location = {"host": "127.0.0.1", "port": port, "location_name": "aggregator_assets"}
+    workspace = work / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return server, ["-w", str(workspace)]
+        if server.poll() is not None:
+            break
+        time.sleep(0.5)
+    raise SystemExit(f"the code server did not listen on port {port}")
+
+
 def count_runs(env: dict) -> dict[str, int]:
     script = """
 import json
 from collections import Counter
 from dagster import DagsterEventType, DagsterInstance
 with DagsterInstance.get() as instance:
-    kinds, failures = Counter(), []
+    kinds, failures, spans, sizes = Counter(), [], [], []
     for run in instance.get_runs():
+        stats = instance.get_run_stats(run.run_id)
+        if stats.start_time and stats.end_time:
+            spans.append(stats.end_time - stats.start_time)
         keys = [k.to_user_string() for k in (run.asset_selection or [])]
         kind = "raw" if any(k.startswith("raw_") for k in keys) else (
             "windows" if keys and all(k.startswith("windows_") for k in keys) else "other")
         kinds[kind] += 1
+        if kind == "raw":
+            reason = run.tags.get("aggregator/reason", "-")
+            sizes.append(f"{sum(k.startswith('raw_') for k in keys)}:{reason}")
         kinds["status_" + run.status.value] += 1
         if run.status.value == "FAILURE":
             events = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
             failures += [str(e.dagster_event.step_failure_data.error.message)[:300] for e in events]
-print(json.dumps({**kinds, "failures": failures}))
+print(json.dumps({**kinds, "failures": failures, "spans": sorted(spans), "sizes": sorted(sizes)}))
 """
     out = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
@@ -171,6 +218,13 @@ def main() -> int:
         help="AGGREGATOR_EXECUTOR of the runs (multiprocess: a subprocess, a code location load,"
         " per step)",
     )
+    parser.add_argument(
+        "--code-server",
+        default="standalone",
+        choices=["standalone", "managed"],
+        help="standalone: `dagster api grpc` and a workspace.yaml (docs/operations.md);"
+        " managed: `dagster-daemon run -m`, which restarts its code server every minute",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait, at most")
     args = parser.parse_args()
 
@@ -178,7 +232,7 @@ def main() -> int:
     database = f"bench_{uuid.uuid4().hex[:8]}"
     print(f"load average {os.getloadavg()[0]:.2f} at start ({os.cpu_count()} CPUs, shared)")
     broker = LocalBroker(args.broker_port, work / "broker.log").start()
-    daemon = None
+    daemon, groups = None, []
     try:
         kafka = KafkaResource(bootstrap_servers=broker.bootstrap, request_timeout_ms=30_000)
         names = [f"lsst.sal.bench{i:04d}" for i in range(args.topics)]
@@ -186,7 +240,7 @@ def main() -> int:
         hours = closed_hours(now, args.hours)
         started = time.monotonic()
         create_topics(kafka, names)
-        sent = produce(kafka, names, hours, args.rate)
+        sent = produce_parallel(broker.bootstrap, names, hours, args.rate)
         print(
             f"{args.topics} topics, {sent:,} records over {hours[0]:%H}:00-{hours[-1]:%H}:59 UTC"
             f" produced in {time.monotonic() - started:.0f} s"
@@ -232,15 +286,20 @@ def main() -> int:
         admin_sql(f"CREATE DATABASE {database}")
         log = open(work / "daemon.log", "wb")  # noqa: SIM115
         t0 = time.monotonic()
+        target = ["-m", "aggregator_assets.definitions"]
+        if args.code_server == "standalone":
+            server, target = start_code_server(work, env, log)
+            groups.append(server.pid)
         daemon = subprocess.Popen(
-            ["dagster-daemon", "run", "-m", "aggregator_assets.definitions"],
+            ["dagster-daemon", "run", *target],
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        meter = CpuMeter(daemon.pid)
+        groups.append(daemon.pid)
+        meter = CpuMeter(*groups)
         wanted = len(names) * len(hours)
         done, last_print = 0, 0.0
         while time.monotonic() - t0 < args.timeout:
@@ -257,6 +316,13 @@ def main() -> int:
         elapsed = time.monotonic() - t0
         meter.sample()
         runs = count_runs(env)
+        spans, sizes = runs.pop("spans"), runs.pop("sizes")
+        print(f"raw runs (topics:reason): {', '.join(sizes)}")
+        if spans:
+            print(
+                f"run wall time: median {spans[len(spans) // 2]:.0f} s, max {spans[-1]:.0f} s,"
+                f" sum {sum(spans):.0f} s over {len(spans)} runs"
+            )
         for failure in runs.pop("failures"):
             print(f"  failed step: {failure}")
         launched = runs.get("raw", 0) + runs.get("windows", 0) + runs.get("other", 0)
@@ -271,7 +337,8 @@ def main() -> int:
             f" statuses { ({k[7:]: v for k, v in runs.items() if k.startswith('status_')}) }"
         )
         print(
-            f"CPU seconds (daemon, code server, runs; {args.executor} executor):"
+            f"CPU seconds (daemon, code servers, runs; {args.executor} executor,"
+            f" {args.code_server} code server):"
             f" {meter.seconds:.0f}"
         )
         print(f"load average {os.getloadavg()[0]:.2f} at end")
@@ -282,8 +349,10 @@ def main() -> int:
                 os.killpg(daemon.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 daemon.wait(30)
-            with contextlib.suppress(ProcessLookupError):  # runs and code servers left behind
-                os.killpg(daemon.pid, signal.SIGKILL)
+        for group in groups:  # runs and code servers left behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        if daemon is not None:
             daemon.wait()
             try:
                 admin_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -157,9 +157,13 @@ def ingest_topic(
     results = []
     for hour in hours_between(window.start, window.end):
         results.append(build_hour(lake, landing, topic, hour, cover))
-        context.log.info(f"wrote {results[-1].rows} rows to {results[-1].raw_file}")
         for path in results[-1].kept_newer:
             context.log.info(f"kept {path}: a concurrent run built it from a newer landing")
+    # One line per topic (the per-hour figures are in the metadata): every log line is an event
+    # row in the instance's database, and a batch run builds many topics.
+    rows, first, last = sum(r.rows for r in results), results[0].raw_file, results[-1].raw_file
+    where = first if len(results) == 1 else f"{len(results)} hours, {first} .. {last}"
+    context.log.info(f"{topic.name}: wrote {rows} rows to {where}")
     return MaterializeResult(
         asset_key=raw_asset_key(topic), metadata=raw_metadata(lake, topic, results, advanced)
     )

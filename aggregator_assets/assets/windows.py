@@ -99,12 +99,14 @@ def build_windows(
             done = build_window_hour(lake, topic, window, hour)
         except RawHourMissingError as exc:
             raise Failure(description=str(exc)) from exc
-        context.log.info(f"{hour:%Y-%m-%d %H}:00: {done.raw_rows} raw rows -> {done.uri}")
         rows += done.windows.num_rows
         uris.append(done.uri)
         per_hour[hour.strftime(HOUR_KEY_FORMAT)] = done.checks
         last = done
     assert last is not None, "a partition window always holds at least one hour"
+    # One line per asset (per-hour paths are in the metadata): each line is an event row.
+    where = uris[0] if len(uris) == 1 else f"{len(uris)} hours, {uris[0]} .. {uris[-1]}"
+    context.log.info(f"{key.to_user_string()}: {rows} windows to {where}")
     png = plot_windows_png(
         last.windows, topic.key_field, topic.aggregated_fields, naming=topic.naming
     )

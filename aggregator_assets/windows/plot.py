@@ -18,6 +18,10 @@ from aggregator_assets.config.window_naming import NAMINGS, WindowNaming
 from aggregator_assets.windows.columns import window_bounds
 
 _START = "__window_start"
+# Margins in inches. A fixed layout, not matplotlib's constrained one: its solver was half the
+# cost of a plot, and a batch run draws one plot per window asset (benchmarks/many_topics).
+_WIDTH, _PANEL = 8.0, 2.2
+_LEFT, _RIGHT, _TOP, _BOTTOM, _GAP = 0.75, 0.15, 0.12, 0.5, 0.12
 
 
 def _top_keys(windows: pa.Table, key_field: str, count: str, n: int) -> list[object]:
@@ -45,7 +49,15 @@ def plot_windows_png(
     if not fields or not keys:
         return None
     windows = windows.append_column(_START, window_bounds(windows, naming)[0])
-    figure = Figure(figsize=(8, 2.2 * len(fields)), dpi=72, layout="constrained")
+    height = _PANEL * len(fields)
+    figure = Figure(figsize=(_WIDTH, height), dpi=72)
+    figure.subplots_adjust(
+        left=_LEFT / _WIDTH,
+        right=1 - _RIGHT / _WIDTH,
+        top=1 - _TOP / height,
+        bottom=_BOTTOM / height,
+        hspace=_GAP * len(fields) / (height - _TOP - _BOTTOM),
+    )
     axes = figure.subplots(len(fields), 1, sharex=True, squeeze=False)[:, 0]
     for key in keys:
         rows = windows.filter(pc.equal(windows[key_field], key)).sort_by(_START)

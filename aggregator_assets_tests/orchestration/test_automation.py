@@ -85,9 +85,16 @@ def test_sensors_run_without_anyone_switching_them_on():
     defs = code_location
     sensors = defs.get_repository_def().sensor_defs
     automation = [s for s in sensors if isinstance(s, AutomationConditionSensorDefinition)]
-    assert len(automation) == 1
     config = load_pipeline_config()
     graph = defs.resolve_asset_graph()
+    automated = [k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition]
+    targets = {s.name: s.asset_selection.resolve(graph) for s in automation}
+    for key in automated:
+        owners = [name for name, keys in targets.items() if key in keys]
+        expected = "windows_automation_sensor" if key.path[0].startswith("windows_") else None
+        assert len(owners) == 1 and owners[0] == (expected or "automation_condition_sensor"), (
+            f"{key.to_user_string()} is evaluated by {owners}"
+        )
     names = {f"{b.name}_sensor" for b in topic_batches(config)}
     topic_sensors = [s for s in sensors if s.name in names]
     assert len(topic_sensors) == len(names) == -(-len(config.topics) // config.topic_batch_size)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from dagster import AssetKey, DagsterInstance
 
 from aggregator_assets.config import load_pipeline_config
 from aggregator_assets.demo.broker import free_port
-from aggregator_assets.demo.postgres import admin_sql, instance_env
+from aggregator_assets.demo.postgres import instance_env
 from aggregator_assets.demo.producer import produce_demo
 from aggregator_assets.lake import Lake
 from aggregator_assets_tests.docs_commands import doc_block
@@ -29,17 +28,6 @@ psycopg2 = pytest.importorskip("psycopg2")
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 300  # a 60 s sensor interval, queued runs one topic at a time, a busy 2-core machine
-
-
-@pytest.fixture
-def database():
-    try:
-        name = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
-        admin_sql(f"CREATE DATABASE {name}")
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no Postgres on 127.0.0.1:5432: {exc}")
-    yield name
-    admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _wait_for_partitions(instance, key, wanted, daemon, daemon_log, timeout_s=WAIT_S) -> None:
