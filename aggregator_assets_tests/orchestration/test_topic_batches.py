@@ -154,3 +154,37 @@ def test_a_first_landing_catches_up_on_recent_hours_in_one_run(kafka, local_lake
     result = _run([raw], catch_up, kafka, local_lake, instance)
     built = sorted(e.partition for e in result.get_asset_materialization_events())
     assert built[0] == catch_up.tags[RANGE[0]] and built[-1] == catch_up.tags[RANGE[1]]
+
+
+def test_topics_the_broker_was_too_busy_to_answer_are_asked_again_in_the_same_tick(
+    kafka, local_lake, monkeypatch
+):
+    """On a loaded machine the broker answers for part of a batch within the timeout; the
+    tick asks again for the rest, so the batch's first hours are still one run.
+
+    The busy broker is simulated (the first answer for one topic is dropped with the timeout
+    the sensor reports then): the real one answers every topic in time on a quiet machine."""
+    from aggregator_assets import sensors
+
+    config = _batch_config(kafka, topics=3, batch_size=3)
+    batch = topic_batches(config)[0]
+    slow = batch.topics[1].name
+    real, asked = sensors.read_many_high_watermarks, []
+
+    def busy_once(kafka_resource, positions, timeout_s, first_times=None):
+        asked.append(sorted(positions))
+        found, errors = real(kafka_resource, positions, timeout_s, first_times)
+        if len(asked) == 1:
+            found.pop(slow)
+            errors[slow] = TimeoutError(f"no fetch response from every partition of {slow}")
+        return found, errors
+
+    monkeypatch.setattr(sensors, "read_many_high_watermarks", busy_once)
+    now = datetime.now(timezone.utc)
+    tick = sensors.plan_batch_tick(
+        batch, config, kafka, local_lake.get_lake(), BatchCursor(), now, SETTINGS
+    )
+    assert asked == [sorted(t.name for t in batch.topics), [slow]]
+    assert len(tick.run_requests) == 1, [r.run_key for r in tick.run_requests]
+    selected = {k.to_user_string() for k in tick.run_requests[0].asset_selection}
+    assert {f"raw_{t.asset_name}" for t in batch.topics} <= selected
