@@ -127,25 +127,53 @@ def sealed(lake: Path, names: list[str], hours: list[datetime]) -> int:
 
 
 class CpuMeter:
-    """CPU seconds of process groups, summed over every process seen in them."""
+    """CPU seconds of process groups, summed over every process seen in them, and by kind:
+    the daemon, code servers, runs (a code server's subprocesses), Postgres backends (outside
+    the groups; short-lived ones are missed) and the broker."""
 
     def __init__(self, *groups: int):
         self.groups = set(groups)
-        self.seen: dict[tuple[int, float], float] = {}
+        self.started = time.time()
+        self.seen: dict[tuple[int, float], tuple[str, float]] = {}
+        self.before: dict[tuple[int, float], float] = {}  # CPU of older processes at first sight
 
     def sample(self) -> None:
-        for proc in psutil.process_iter(["pid", "create_time"]):
+        for proc in psutil.process_iter(["pid", "create_time", "cmdline", "username"]):
             try:
-                if os.getpgid(proc.pid) not in self.groups:
+                kind = self._kind(proc)
+                if kind is None:
                     continue
-                t = proc.cpu_times()
-                self.seen[(proc.pid, proc.info["create_time"])] = t.user + t.system
+                t, key = proc.cpu_times(), (proc.pid, proc.info["create_time"])
+                if key not in self.seen and proc.info["create_time"] < self.started:
+                    self.before[key] = t.user + t.system
+                self.seen[key] = (kind, t.user + t.system - self.before.get(key, 0.0))
             except (psutil.Error, ProcessLookupError, OSError):
                 continue
 
+    def _kind(self, proc: psutil.Process) -> str | None:
+        command = " ".join(proc.info["cmdline"] or [])
+        if proc.info["username"] == "postgres" and command.startswith("postgres:"):
+            return "postgres"
+        if "tansu" in command and "broker" in command:
+            return "broker"
+        if os.getpgid(proc.pid) not in self.groups:
+            return None
+        if "dagster-daemon" in command:
+            return "daemon"
+        if " api grpc" in command:
+            return "code server"
+        return "runs"
+
     @property
     def seconds(self) -> float:
-        return sum(self.seen.values())
+        """CPU seconds of the daemon's and code server's process groups."""
+        return sum(v for kind, v in self.seen.values() if kind not in ("postgres", "broker"))
+
+    def by_kind(self) -> str:
+        totals: dict[str, float] = {}
+        for kind, v in self.seen.values():
+            totals[kind] = totals.get(kind, 0.0) + v
+        return ", ".join(f"{k} {v:.0f}" for k, v in sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
 def start_code_server(work: Path, env: dict, log) -> tuple[subprocess.Popen, list[str]]:
@@ -339,7 +367,7 @@ def main() -> int:
         print(
             f"CPU seconds (daemon, code servers, runs; {args.executor} executor,"
             f" {args.code_server} code server):"
-            f" {meter.seconds:.0f}"
+            f" {meter.seconds:.0f} ({meter.by_kind()})"
         )
         print(f"load average {os.getloadavg()[0]:.2f} at end")
         return 0 if done == wanted else 1
