@@ -43,7 +43,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         events._engine.dispose()
         events._engine = create_pg_engine(
             events.postgres_url,
-            kwargs.get("token_provider"),
+            events._token_provider,  # however it was passed to the constructor
             isolation_level="AUTOCOMMIT",
             **POOL,
         )
