@@ -23,34 +23,35 @@ START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 BASE_HOUR = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
 
 
-def pipeline(topic_name: str, lateness: str = "5m", timezone: str | None = None) -> PipelineConfig:
-    """The test topic: iso8601 `timestamp` (zone-less times read in `timezone` when given)."""
+def topic_entry(topic_name: str, lateness: str = "5m", timezone: str | None = None) -> dict:
+    """The test topic's config entry: iso8601 `timestamp` (zone-less times read in `timezone`
+    when given), a device key, a value, a battery level and a JSON metadata field."""
     time_spec = {"field": "timestamp", "format": "iso8601"}
     if timezone:
         time_spec["timezone"] = timezone
-    return parse_pipeline_config(
-        {
-            "partitions_start": START.isoformat(),
-            "topics": [
-                {
-                    "name": topic_name,
-                    "event_time": time_spec,
-                    "key_field": "device_id",
-                    "fields": {
-                        "device_id": {"type": "string", "required": True},
-                        "timestamp": {"type": "string", "required": True},
-                        "value": {"type": "float", "required": True},
-                        "battery_level": {"type": "int", "min": 0, "max": 100},
-                        "metadata": {"type": "json"},
-                    },
-                    "flags": {
-                        "is_valid_battery": {"field": "battery_level", "op": ">=", "value": 20}
-                    },
-                    "allowed_lateness": lateness,
-                }
-            ],
-        }
-    )
+    return {
+        "name": topic_name,
+        "event_time": time_spec,
+        "key_field": "device_id",
+        "fields": {
+            "device_id": {"type": "string", "required": True},
+            "timestamp": {"type": "string", "required": True},
+            "value": {"type": "float", "required": True},
+            "battery_level": {"type": "int", "min": 0, "max": 100},
+            "metadata": {"type": "json"},
+        },
+        "allowed_lateness": lateness,
+    }
+
+
+def one_topic_pipeline(topic: dict) -> PipelineConfig:
+    return parse_pipeline_config({"partitions_start": START.isoformat(), "topics": [topic]})
+
+
+def pipeline(topic_name: str, lateness: str = "5m", timezone: str | None = None) -> PipelineConfig:
+    """The test topic (`topic_entry`) with a battery flag."""
+    flags = {"is_valid_battery": {"field": "battery_level", "op": ">=", "value": 20}}
+    return one_topic_pipeline(topic_entry(topic_name, lateness, timezone) | {"flags": flags})
 
 
 @dataclass(frozen=True)

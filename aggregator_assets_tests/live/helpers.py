@@ -8,8 +8,13 @@ import duckdb
 import pyarrow as pa
 
 from aggregator_assets.config import PipelineConfig
-from aggregator_assets.config.loader import parse_pipeline_config
-from aggregator_assets_tests.ingest.helpers import START, Sent, event, ms
+from aggregator_assets_tests.ingest.helpers import (
+    Sent,
+    event,
+    ms,
+    one_topic_pipeline,
+    topic_entry,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -17,31 +22,13 @@ HOUR = timedelta(hours=1)
 def windowed_pipeline(
     topic_name: str, lateness: str = "5m", sizes: tuple[str, ...] = ("1m", "5m"), **extra
 ) -> PipelineConfig:
-    return parse_pipeline_config(
-        {
-            "partitions_start": START.isoformat(),
-            "topics": [
-                {
-                    "name": topic_name,
-                    "event_time": {"field": "timestamp", "format": "iso8601"},
-                    "key_field": "device_id",
-                    "fields": {
-                        "device_id": {"type": "string", "required": True},
-                        "timestamp": {"type": "string", "required": True},
-                        "value": {"type": "float", "required": True},
-                        "battery_level": {"type": "int", "min": 0, "max": 100},
-                        "metadata": {"type": "json"},
-                    },
-                    "allowed_lateness": lateness,
-                    "windows": [{"size": size} for size in sizes],
-                    "domain_counts": {
-                        "low_battery_count": {"field": "battery_level", "op": "<", "value": 20}
-                    },
-                }
-                | extra
-            ],
-        }
-    )
+    """The ingest tests' topic (no flag) with windows and a low-battery domain count."""
+    low_battery = {"field": "battery_level", "op": "<", "value": 20}
+    windows = {
+        "windows": [{"size": size} for size in sizes],
+        "domain_counts": {"low_battery_count": low_battery},
+    }
+    return one_topic_pipeline(topic_entry(topic_name, lateness) | windows | extra)
 
 
 def records_between(first: datetime, last: datetime, count: int, seed: int = 0) -> list[Sent]:
